@@ -1,0 +1,21 @@
+app_name = "scoopjoy"
+app_title = "ScoopJoy"
+app_publisher = "ScoopJoy"
+app_description = "Stock sync for ScoopJoy's franchise ice-cream outlets"
+app_email = "engineering@scoopjoy.example"
+app_license = "mit"
+
+# "frappe/erpnext", not "erpnext": a bare name makes install-app look the app up on api.github.com.
+required_apps = ["frappe/erpnext"]
+
+# Loaded on every Desk page: the listener that announces a finished stock sync.
+app_include_js = "/assets/scoopjoy/js/stock_sync_listener.js"
+
+doctype_list_js = {"Franchise Agreement": "public/js/franchise_agreement_list.js"}
+
+# The POS Invoice flag the sync sets; applied on install and migrate.
+fixtures = [{"dt": "Custom Field", "filters": [["module", "=", "ScoopJoy"]]}]
+
+# A *_long event: the scheduler runs it on the long queue, where a slow Redis cannot starve
+# the short default queue. It only enqueues the real job (which is deduplicated).
+scheduler_events = {"hourly_long": ["scoopjoy.stock_sync.enqueue_stock_sync"]}
