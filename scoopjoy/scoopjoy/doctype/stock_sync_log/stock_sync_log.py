@@ -30,6 +30,9 @@ class StockSyncLog(Document):
 				"job_id": job_id,
 				"sync_datetime": now_datetime(),
 				"total_outlets": total_outlets,
+				"succeeded": 0,
+				"failed": 0,
+				"invoices_synced": 0,
 			}
 		)
 		return self.insert(ignore_permissions=True)

@@ -1,0 +1,86 @@
+"""Fixtures for the Frappe tier: a real site on the bench at $FRAPPE_BENCH (default ~/frappe-bench).
+
+frappe is imported inside the fixtures only, so that without a bench these modules are collected
+by plain Python and skipped with a reason (see `frappe_or_skip`), not errored.
+"""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(os.environ.get("FRAPPE_BENCH", "~/frappe-bench")).expanduser()
+SITE = os.environ.get("FRAPPE_SITE", "test_site")
+
+
+def bench_command(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+	"""Run `bench --site SITE ...` as an operator would. CI's CI=true would make Frappe's workers
+	run every enqueue inline (frappe.flags.in_test), so it is not passed on."""
+	env = {k: v for k, v in os.environ.items() if k != "CI"}
+	return subprocess.run(
+		["bench", "--site", SITE, *args],
+		cwd=BENCH,
+		env=env,
+		capture_output=True,
+		text=True,
+		timeout=timeout,
+		check=False,
+	)
+
+
+def run_burst_worker(queues: str) -> subprocess.CompletedProcess:
+	"""A real RQ worker that drains the given queues and exits."""
+	result = bench_command("worker", "--queue", queues, "--burst")
+	assert result.returncode == 0, result.stdout + result.stderr
+	return result
+
+
+@pytest.fixture(scope="session", autouse=True)
+def site():
+	import frappe
+
+	os.chdir(BENCH / "sites")
+	frappe.init(site=SITE, sites_path=".")
+	frappe.connect()
+	frappe.set_user("Administrator")
+	if not frappe.db.a_row_exists("Company"):
+		# ERPNext's own test setup: runs the setup wizard once (company, fiscal year, masters).
+		for method in frappe.get_hooks("before_tests", app_name="erpnext"):
+			frappe.get_attr(method)()
+	frappe.flags.in_test = True
+	yield frappe.local.site
+	frappe.db.rollback()
+	frappe.destroy()
+
+
+@pytest.fixture(autouse=True)
+def as_administrator():
+	import frappe
+
+	frappe.set_user("Administrator")
+	frappe.flags.in_test = True
+	yield
+	frappe.db.rollback()
+	frappe.set_user("Administrator")
+	frappe.flags.in_test = True
+
+
+@pytest.fixture
+def world():
+	"""Test data in its own outlet group, committed (workers only see committed rows), removed after."""
+	from tests.integration.world import World
+
+	world = World()
+	yield world
+	world.cleanup()
+
+
+@pytest.fixture
+def queues():
+	"""RQ's long and short queues of this bench, emptied of scoopjoy jobs before and after."""
+	from tests.integration.world import clear_scoopjoy_jobs
+
+	clear_scoopjoy_jobs()
+	yield
+	clear_scoopjoy_jobs()

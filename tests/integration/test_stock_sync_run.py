@@ -1,0 +1,122 @@
+"""A full run over 500 outlets on the real site, with bad outlets among them."""
+
+import pytest
+
+frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe bench (FRAPPE_BENCH)")
+
+from scoopjoy import stock_sync  # noqa: E402
+
+GOOD_OUTLETS = 494
+
+
+@pytest.fixture
+def five_hundred_outlets(world):
+	"""494 good outlets (2 pending invoices each; one with 250), 2 without a warehouse, 2 whose
+	warehouse is disabled, 1 whose warehouse was deleted, 1 that fails half-way through its update."""
+	good = []
+	for i in range(GOOD_OUTLETS):
+		outlet = world.make_outlet(f"Good {i:03d}", world.make_warehouse(f"Good {i:03d}"))
+		world.make_pending_invoices(outlet.warehouse, 250 if i == 7 else 2)
+		good.append(outlet)
+	bad = {
+		"no warehouse": [world.make_outlet(f"No WH {i}", None) for i in range(2)],
+		"disabled": [world.make_outlet(f"Disabled {i}", world.make_warehouse(f"Off {i}", disabled=1)) for i in range(2)],
+		"missing": [world.make_outlet("Missing WH", world.make_warehouse("Gone"))],
+	}
+	for outlet in bad["disabled"]:
+		world.make_pending_invoices(outlet.warehouse, 3)
+	frappe.db.set_value("Franchise Agreement", bad["missing"][0].name, "franchise_warehouse", "No Such Warehouse")
+
+	half = world.make_outlet("Half Way", world.make_warehouse("Half Way"))
+	half_invoices = world.make_pending_invoices(half.warehouse, 3 * stock_sync.INVOICE_PAGE_SIZE - 50)
+	world.fail_update_of(half_invoices[-1])  # the last page fails after two pages were flagged
+	bad["half way"] = [half]
+
+	# Not to be touched: drafts, an inactive outlet, an outlet of another group.
+	world.make_pending_invoices(good[0].warehouse, 4, docstatus=0)
+	suspended = world.make_outlet("Suspended", world.make_warehouse("Suspended"), status="Suspended")
+	world.make_pending_invoices(suspended.warehouse, 5)
+	other = world.make_outlet("Other Group", world.make_warehouse("Other"), group=world.make_group("-other"))
+	world.make_pending_invoices(other.warehouse, 5)
+	world.commit()
+	return frappe._dict(good=good, bad=bad, suspended=suspended, other=other)
+
+
+def test_500_outlets_good_synced_bad_reported_half_failed_untouched(world, five_hundred_outlets):
+	o = five_hundred_outlets
+	stock_sync.process_stock_sync(world.group)
+
+	assert all(world.unsynced(outlet.warehouse) == 0 for outlet in o.good)
+	assert world.synced(o.good[7].warehouse) == 250  # more than one page, all of it in one run
+	half = o.bad["half way"][0]
+	assert world.synced(half.warehouse) == 0, "a failed outlet must leave no partial writes"
+	assert world.unsynced(half.warehouse) == 3 * stock_sync.INVOICE_PAGE_SIZE - 50
+	for outlet in o.bad["disabled"]:
+		assert world.synced(outlet.warehouse) == 0
+	assert world.synced(o.suspended.warehouse) == 0
+	assert world.synced(o.other.warehouse) == 0
+	drafts = frappe.db.count("POS Invoice", {"set_warehouse": o.good[0].warehouse, "docstatus": 0})
+	assert drafts == 4 and world.unsynced(o.good[0].warehouse) == 0
+	assert frappe.db.count(
+		"POS Invoice", {"set_warehouse": o.good[0].warehouse, "docstatus": 0, "custom_stock_synced": 1}
+	) == 0
+
+	[log_name] = world.logs()
+	log = frappe.get_doc("Stock Sync Log", log_name)
+	assert (log.status, log.total_outlets, log.succeeded, log.failed) == ("Completed with Errors", 500, 494, 6)
+	assert log.invoices_synced == 493 * 2 + 250
+	assert (log.trigger, log.triggered_by, log.job_id) == ("CLI", "Administrator", f"scoopjoy_stock_sync::{world.group}")
+	assert log.ended_on and log.duration is not None and "494 of 500" in log.summary
+
+	errors = {row.outlet: row.message for row in log.outlet_errors}
+	bad_names = {outlet.name for outlets in o.bad.values() for outlet in outlets}
+	assert set(errors) == bad_names
+	assert all("no franchise warehouse" in errors[outlet.name] for outlet in o.bad["no warehouse"])
+	assert all("is disabled" in errors[outlet.name] for outlet in o.bad["disabled"])
+	assert "does not exist" in errors[o.bad["missing"][0].name]
+	assert "injected failure" in errors[half.name]
+	assert {row.franchise_name for row in log.outlet_errors} >= {half.franchise_name}
+
+	# Every failure is also in Frappe's Error Log, with its traceback.
+	error_logs = frappe.get_all(
+		"Error Log", filters={"reference_name": ("in", list(bad_names))}, fields=["reference_name", "error"]
+	)
+	assert {e.reference_name for e in error_logs} == bad_names
+	assert all("Traceback" in e.error for e in error_logs)
+
+
+def test_rerun_syncs_only_new_invoices(world):
+	outlet = world.make_outlet("Rerun", world.make_warehouse("Rerun"))
+	world.make_pending_invoices(outlet.warehouse, 3)
+	world.commit()
+	stock_sync.process_stock_sync(world.group)
+	world.make_pending_invoices(outlet.warehouse, 2)
+	world.commit()
+	stock_sync.process_stock_sync(world.group)
+
+	first, second = (frappe.get_doc("Stock Sync Log", name) for name in world.logs())
+	assert (first.invoices_synced, second.invoices_synced) == (3, 2)
+	assert second.status == "Completed"
+
+
+def test_all_outlets_failing_is_a_failed_run(world):
+	world.make_outlet("Nowhere", None)
+	world.commit()
+	stock_sync.process_stock_sync(world.group)
+	[log_name] = world.logs()
+	log = frappe.get_doc("Stock Sync Log", log_name)
+	assert (log.status, log.succeeded, log.failed) == ("Failed", 0, 1)
+
+
+def test_pos_invoice_made_through_erpnext_is_synced(world):
+	outlet = world.make_outlet("Real POS", world.make_warehouse("Real POS"))
+	invoice = world.make_erpnext_invoice(outlet.warehouse)
+	world.commit()
+	doc = frappe.get_doc("POS Invoice", invoice)
+	assert (doc.docstatus, doc.set_warehouse, doc.custom_stock_synced) == (1, outlet.warehouse, 0)
+
+	stock_sync.process_stock_sync(world.group)
+
+	assert frappe.db.get_value("POS Invoice", invoice, "custom_stock_synced") == 1
+	# A system flag, not an edit of the invoice.
+	assert frappe.db.get_value("POS Invoice", invoice, "modified") == doc.modified

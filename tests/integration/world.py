@@ -1,0 +1,217 @@
+"""Builds outlets, warehouses and POS Invoices on the real site, and removes them again.
+
+Most invoices are written in bulk (the sync only reads name, docstatus, set_warehouse and the flag);
+`make_erpnext_invoice` makes one through ERPNext's own validation and submit.
+"""
+
+import frappe
+from frappe.utils import nowdate
+from frappe.utils.background_jobs import get_queue
+
+TEST_PREFIX = "SJT"
+
+
+def test_company() -> str:
+	return frappe.db.get_single_value("Global Defaults", "default_company") or frappe.get_all(
+		"Company", pluck="name", limit=1
+	)[0]
+
+
+def clear_scoopjoy_jobs():
+	for queue_type in ("long", "short"):
+		queue = get_queue(queue_type)
+		for job in queue.jobs:
+			if "scoopjoy" in job.id:
+				job.delete()
+
+
+def scoopjoy_job_ids(queue_type: str) -> list[str]:
+	return [job_id for job_id in get_queue(queue_type).job_ids if "scoopjoy" in job_id]
+
+
+class World:
+	def __init__(self):
+		self.tag = f"{TEST_PREFIX}{frappe.generate_hash(length=6).upper()}"
+		self.company = test_company()
+		self.abbr = frappe.get_cached_value("Company", self.company, "abbr")
+		self.groups, self.warehouses, self.outlets, self.triggers = [], [], [], []
+		self.invoice_count = 0
+		self.group = self.make_group()
+		self.territory = frappe.get_all("Territory", filters={"is_group": 0}, pluck="name", limit=1)[0]
+
+	# ── masters ──
+	def make_group(self, suffix: str = "") -> str:
+		name = f"{self.tag}{suffix}"
+		frappe.get_doc({"doctype": "Outlet Group", "outlet_group_name": name}).insert()
+		self.groups.append(name)
+		return name
+
+	def make_warehouse(self, label: str, disabled: int = 0) -> str:
+		warehouse = frappe.get_doc(
+			{
+				"doctype": "Warehouse",
+				"warehouse_name": f"{self.tag} {label}",
+				"company": self.company,
+				"disabled": disabled,
+			}
+		).insert()
+		self.warehouses.append(warehouse.name)
+		return warehouse.name
+
+	def make_outlet(
+		self, label: str, warehouse: str | None, group: str | None = None, status: str = "Active", submit=True
+	) -> frappe._dict:
+		agreement = frappe.get_doc(
+			{
+				"doctype": "Franchise Agreement",
+				"franchise_name": f"{self.tag} {label}",
+				"franchise_warehouse": warehouse,
+				"territory": self.territory,
+				"outlet_group": group or self.group,
+				"agreement_status": status,
+			}
+		).insert()
+		if submit:
+			agreement.submit()
+		self.outlets.append(agreement.name)
+		return frappe._dict(name=agreement.name, franchise_name=agreement.franchise_name, warehouse=warehouse)
+
+	# ── invoices ──
+	def make_pending_invoices(self, warehouse: str, count: int, docstatus: int = 1) -> list[str]:
+		names = [f"{self.tag}-{self.invoice_count + i:07d}" for i in range(count)]
+		self.invoice_count += count
+		now = frappe.utils.now()
+		frappe.db.bulk_insert(
+			"POS Invoice",
+			fields=[
+				"name", "docstatus", "company", "posting_date", "set_warehouse", "custom_stock_synced",
+				"creation", "modified", "owner", "modified_by",
+			],
+			values=[
+				(name, docstatus, self.company, nowdate(), warehouse, 0, now, now, "Administrator", "Administrator")
+				for name in names
+			],
+		)
+		return names
+
+	def make_erpnext_invoice(self, warehouse: str) -> str:
+		"""A POS Invoice made the way a POS terminal makes one: profile, customer, item, payment."""
+		item = self._make_once(
+			"Item",
+			f"{self.tag}-SCOOP",
+			{
+				"item_code": f"{self.tag}-SCOOP",
+				"item_group": frappe.get_all("Item Group", filters={"is_group": 0}, pluck="name", limit=1)[0],
+				"stock_uom": "Nos",
+				"is_stock_item": 1,
+				"allow_negative_stock": 1,  # the outlet sells before the opening stock is booked
+			},
+		)
+		customer = self._make_once(
+			"Customer",
+			f"{self.tag} Walk-in",
+			{
+				"customer_name": f"{self.tag} Walk-in",
+				"customer_group": frappe.get_all("Customer Group", filters={"is_group": 0}, pluck="name")[0],
+				"territory": self.territory,
+			},
+		)
+		cash = frappe.get_all("Mode of Payment", filters={"type": "Cash"}, pluck="name", limit=1)[0]
+		self._ensure_mode_of_payment_account(cash)
+		profile = frappe.get_doc(
+			{
+				"doctype": "POS Profile",
+				"name": f"{self.tag} {warehouse}",
+				"company": self.company,
+				"warehouse": warehouse,
+				"customer": customer,
+				"currency": frappe.get_cached_value("Company", self.company, "default_currency"),
+				"write_off_account": frappe.get_cached_value("Company", self.company, "write_off_account"),
+				"write_off_cost_center": frappe.get_cached_value("Company", self.company, "cost_center"),
+				"payments": [{"mode_of_payment": cash, "default": 1}],
+			}
+		).insert()
+		self.pos_profiles = [*getattr(self, "pos_profiles", []), profile.name]
+		invoice = frappe.get_doc(
+			{
+				"doctype": "POS Invoice",
+				"company": self.company,
+				"pos_profile": profile.name,
+				"customer": customer,
+				"items": [{"item_code": item, "qty": 2, "rate": 3.5}],
+				"payments": [{"mode_of_payment": cash, "amount": 7}],
+			}
+		)
+		invoice.insert()
+		invoice.submit()
+		self.erpnext_invoices = [*getattr(self, "erpnext_invoices", []), invoice.name]
+		return invoice.name
+
+	def _make_once(self, doctype: str, name: str, values: dict) -> str:
+		if not frappe.db.exists(doctype, name):
+			frappe.get_doc({"doctype": doctype, **values}).insert()
+		return name
+
+	def _ensure_mode_of_payment_account(self, mode_of_payment: str):
+		mop = frappe.get_doc("Mode of Payment", mode_of_payment)
+		if not any(row.company == self.company for row in mop.accounts):
+			cash_account = frappe.get_cached_value("Company", self.company, "default_cash_account")
+			mop.append("accounts", {"company": self.company, "default_account": cash_account})
+			mop.save()
+
+	# ── faults ──
+	def fail_update_of(self, invoice: str):
+		"""A real database error half-way through an outlet's update: MariaDB refuses to flag this
+		invoice, after the outlet's earlier pages were already flagged in the same transaction."""
+		trigger = f"{self.tag.lower()}_fail_{len(self.triggers)}"
+		frappe.db.sql(
+			f"""CREATE TRIGGER `{trigger}` BEFORE UPDATE ON `tabPOS Invoice` FOR EACH ROW
+			BEGIN
+				IF NEW.name = %(invoice)s AND NEW.custom_stock_synced = 1 THEN
+					SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected failure half-way through the update';
+				END IF;
+			END""".replace("%(invoice)s", frappe.db.escape(invoice))
+		)
+		self.triggers.append(trigger)
+
+	# ── queries ──
+	def unsynced(self, warehouse: str) -> int:
+		return frappe.db.count(
+			"POS Invoice", {"set_warehouse": warehouse, "docstatus": 1, "custom_stock_synced": 0}
+		)
+
+	def synced(self, warehouse: str) -> int:
+		return frappe.db.count("POS Invoice", {"set_warehouse": warehouse, "custom_stock_synced": 1})
+
+	def logs(self, group: str | None = None) -> list:
+		return frappe.get_all(
+			"Stock Sync Log", filters={"outlet_group": group or self.group}, pluck="name", order_by="creation"
+		)
+
+	def commit(self):
+		frappe.db.commit()
+
+	def cleanup(self):
+		frappe.db.rollback()
+		for trigger in self.triggers:
+			frappe.db.sql(f"DROP TRIGGER IF EXISTS `{trigger}`")
+		for invoice in getattr(self, "erpnext_invoices", []):
+			doc = frappe.get_doc("POS Invoice", invoice)
+			doc.cancel()
+			doc.delete()
+		frappe.db.delete("POS Invoice", {"name": ("like", f"{self.tag}-%")})
+		for profile in getattr(self, "pos_profiles", []):
+			frappe.delete_doc("POS Profile", profile, force=True)
+		logs = frappe.get_all("Stock Sync Log", filters={"outlet_group": ("in", self.groups)}, pluck="name")
+		frappe.db.delete("Stock Sync Log Error", {"parent": ("in", logs or [""])})
+		frappe.db.delete("Stock Sync Log", {"name": ("in", logs or [""])})
+		frappe.db.delete("Error Log", {"reference_name": ("in", self.outlets or [""])})
+		frappe.db.delete("Franchise Agreement", {"name": ("in", self.outlets or [""])})
+		for warehouse in self.warehouses:
+			frappe.delete_doc("Warehouse", warehouse, force=True)
+		for group in self.groups:
+			frappe.delete_doc("Outlet Group", group, force=True)
+		for doctype, name in (("Customer", f"{self.tag} Walk-in"), ("Item", f"{self.tag}-SCOOP")):
+			if frappe.db.exists(doctype, name):
+				frappe.delete_doc(doctype, name, force=True)
+		frappe.db.commit()
