@@ -31,8 +31,11 @@ def bench_command(*args: str, timeout: int = 600) -> subprocess.CompletedProcess
 
 def run_burst_worker(queues: str) -> subprocess.CompletedProcess:
 	"""A real RQ worker that drains the given queues and exits."""
+	import frappe
+
 	result = bench_command("worker", "--queue", queues, "--burst")
 	assert result.returncode == 0, result.stdout + result.stderr
+	frappe.db.rollback()  # end our snapshot, to read what the worker committed
 	return result
 
 

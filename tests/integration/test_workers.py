@@ -1,0 +1,113 @@
+"""Real RQ workers (`bench worker --burst`), the short-queue report, realtime on Redis, the shell."""
+
+import json
+import threading
+import time
+
+import pytest
+
+frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe bench (FRAPPE_BENCH)")
+
+from frappe.utils.background_jobs import get_redis_connection_without_auth  # noqa: E402
+
+from scoopjoy import stock_sync  # noqa: E402
+from tests.integration.conftest import bench_command, run_burst_worker  # noqa: E402
+from tests.integration.world import scoopjoy_job_ids  # noqa: E402
+
+
+@pytest.fixture
+def small_world(world):
+	good = world.make_outlet("Good", world.make_warehouse("Good"))
+	world.make_pending_invoices(good.warehouse, 3)
+	world.make_outlet("Broken", None)
+	world.commit()
+	return good
+
+
+class RealtimeRecorder:
+	"""Subscribes to the Redis channel Frappe's Socket.IO server listens on."""
+
+	def __init__(self):
+		self.pubsub = get_redis_connection_without_auth().pubsub()
+		self.pubsub.subscribe("events")
+		self.messages = []
+		self.thread = threading.Thread(target=self._listen, daemon=True)
+		self.thread.start()
+
+	def _listen(self):
+		for item in self.pubsub.listen():
+			if item["type"] == "message":
+				self.messages.append(json.loads(item["data"]))
+
+	def stop(self):
+		time.sleep(0.3)
+		self.pubsub.unsubscribe()
+		self.thread.join(timeout=5)
+		return [m for m in self.messages if m["namespace"] == frappe.local.site]
+
+
+def test_worker_runs_sync_then_report_on_short_queue(world, small_world, queues):
+	frappe.flags.in_test = False
+	stock_sync.enqueue_stock_sync(world.group)
+	frappe.db.commit()
+	assert scoopjoy_job_ids("long") == [f"{frappe.local.site}::scoopjoy_stock_sync::{world.group}"]
+
+	run_burst_worker("long")
+	assert scoopjoy_job_ids("long") == []
+	assert scoopjoy_job_ids("short") == [f"{frappe.local.site}::scoopjoy_sync_report::{world.group}"]
+	[log_name] = world.logs()
+	assert frappe.db.get_value("Stock Sync Log", log_name, "status") == "Running"  # until the report
+
+	run_burst_worker("short")
+	log = frappe.get_doc("Stock Sync Log", log_name)
+	assert (log.status, log.succeeded, log.failed, log.invoices_synced) == ("Completed with Errors", 1, 1, 3)
+	assert log.trigger == "CLI" and log.summary
+	assert world.unsynced(small_world.warehouse) == 0
+
+
+def test_progress_and_completion_go_to_the_triggering_users_room(world, small_world):
+	recorder = RealtimeRecorder()
+	stock_sync.process_stock_sync(world.group)
+	messages = recorder.stop()
+
+	progress = [m for m in messages if m["event"] == "progress"]
+	assert [m["message"]["percent"] for m in progress] == [50, 100]
+	assert {m["room"] for m in progress} == {"user:Administrator"}
+	assert progress[0]["message"]["title"] == "Syncing Stock"
+	assert "(1/2)" in progress[0]["message"]["description"]
+	[done] = [m for m in messages if m["event"] == "scoopjoy_stock_sync_complete"]
+	assert done["room"] == "user:Administrator"
+	assert (done["message"]["total"], done["message"]["success"], done["message"]["errors"]) == (2, 1, 1)
+	assert "no franchise warehouse" in done["message"]["error_details"][0]["message"]
+	assert not any(m["room"] == "all" for m in messages if "scoopjoy" in m["event"] or m["event"] == "progress")
+
+
+def test_bench_execute_from_a_shell_enqueues_and_a_worker_runs_it(world, small_world, queues):
+	result = bench_command(
+		"execute", "scoopjoy.stock_sync.enqueue_stock_sync", "--kwargs", repr({"outlet_group": world.group})
+	)
+	assert result.returncode == 0, result.stderr
+	assert f"scoopjoy_stock_sync::{world.group}" in result.stdout
+	assert scoopjoy_job_ids("long") == [f"{frappe.local.site}::scoopjoy_stock_sync::{world.group}"]
+
+	run_burst_worker("long,short")
+	[log_name] = world.logs()
+	assert frappe.db.get_value("Stock Sync Log", log_name, ["status", "trigger"]) == ("Completed with Errors", "CLI")
+
+
+def test_scheduler_event_enqueues_a_sync_of_all_outlets(world, small_world, queues):
+	job = frappe.get_doc("Scheduled Job Type", {"method": "scoopjoy.stock_sync.enqueue_stock_sync"})
+	job.enqueue(force=True)
+	frappe.db.commit()
+	started = frappe.utils.now_datetime()
+	run_burst_worker("long,short")
+	logs = frappe.get_all(
+		"Stock Sync Log",
+		filters={"outlet_group": "All", "creation": (">=", started.replace(microsecond=0))},
+		fields=["name", "trigger", "status"],
+	)
+	assert [(log.trigger, log.status) for log in logs] == [("Scheduler", "Completed with Errors")]
+	assert world.unsynced(small_world.warehouse) == 0
+	frappe.db.delete("Stock Sync Log Error", {"parent": logs[0].name})
+	frappe.db.delete("Stock Sync Log", logs[0].name)
+	frappe.db.commit()
