@@ -87,8 +87,10 @@ def current_trigger() -> str:
 def process_stock_sync(outlet_group: str | None = None, trigger: str = "CLI"):
 	"""The worker: walk the active outlets in chunks, one transaction per chunk."""
 	outlets = get_active_outlets(outlet_group)
-	log = frappe.new_doc("Stock Sync Log").start(outlet_group, trigger, sync_job_id(outlet_group), len(outlets))
-	frappe.db.commit()
+	log = frappe.new_doc("Stock Sync Log").start(
+		outlet_group, trigger, sync_job_id(outlet_group), len(outlets)
+	)
+	frappe.db.commit()  # the run is visible before the first outlet  # nosemgrep: frappe-manual-commit
 
 	try:
 		done = 0
@@ -99,7 +101,7 @@ def process_stock_sync(outlet_group: str | None = None, trigger: str = "CLI"):
 		frappe.db.rollback()
 		log.reload()
 		log.fail(_("The run stopped after {0} outlets: {1}").format(done, e))
-		frappe.db.commit()
+		frappe.db.commit()  # record the failure even though the job fails  # nosemgrep: frappe-manual-commit
 		raise
 
 	finish_stock_sync(log)
@@ -126,7 +128,7 @@ def sync_chunk(log, chunk: list[dict], done_before: int):
 				results.append(sync_outlet_in_savepoint(outlet))
 				publish_outlet_progress(log, outlet, position)
 			log.record_chunk(results)
-			frappe.db.commit()
+			frappe.db.commit()  # one transaction per chunk: a crash keeps every finished chunk  # nosemgrep: frappe-manual-commit
 			return
 		except Exception as e:
 			if attempt == DEADLOCK_ATTEMPTS or not frappe.db.is_deadlocked(e):
@@ -218,7 +220,9 @@ def sync_single_outlet(outlet: dict) -> int:
 def finish_stock_sync(log):
 	"""Announce the outcome to the user who started the run, then chain the report."""
 	log.end_processing()
-	frappe.publish_realtime(COMPLETE_EVENT, log.completion_message(), user=log.triggered_by, after_commit=True)
+	frappe.publish_realtime(
+		COMPLETE_EVENT, log.completion_message(), user=log.triggered_by, after_commit=True
+	)
 	frappe.logger("scoopjoy").info(
 		f"Stock sync {log.name} ({log.outlet_group}): {log.succeeded}/{log.total_outlets} outlets synced, "
 		f"{log.failed} failed, {log.invoices_synced} invoices"
@@ -227,7 +231,7 @@ def finish_stock_sync(log):
 		enqueue_sync_report(None if log.outlet_group == ALL_OUTLETS else log.outlet_group)
 	else:
 		log.finalise()  # nothing to report on: no outlet was synced
-	frappe.db.commit()
+	frappe.db.commit()  # releases the announcement and the chained report (after_commit)  # nosemgrep: frappe-manual-commit
 
 
 # ── 5. report ───────────────────────────────────────────────────────────────────────────────
@@ -255,4 +259,4 @@ def generate_sync_report(outlet_group: str | None = None):
 		pluck="name",
 	):
 		frappe.get_doc("Stock Sync Log", name).finalise()
-	frappe.db.commit()
+	frappe.db.commit()  # the report job's own unit of work  # nosemgrep: frappe-manual-commit

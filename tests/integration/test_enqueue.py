@@ -11,7 +11,9 @@ from tests.integration.world import scoopjoy_job_ids  # noqa: E402
 def make_user(world, roles: list[str]) -> str:
 	email = f"{world.tag.lower()}-{len(roles)}@scoopjoy.example"
 	if not frappe.db.exists("User", email):
-		user = frappe.get_doc({"doctype": "User", "email": email, "first_name": world.tag, "send_welcome_email": 0})
+		user = frappe.get_doc(
+			{"doctype": "User", "email": email, "first_name": world.tag, "send_welcome_email": 0}
+		)
 		user.insert()
 		user.add_roles(*roles)
 	world.users = [*getattr(world, "users", []), email]
@@ -20,7 +22,9 @@ def make_user(world, roles: list[str]) -> str:
 
 @pytest.fixture
 def users(world):
-	yield frappe._dict(clerk=make_user(world, ["Stock User"]), manager=make_user(world, ["Stock Manager", "Stock User"]))
+	yield frappe._dict(
+		clerk=make_user(world, ["Stock User"]), manager=make_user(world, ["Stock Manager", "Stock User"])
+	)
 	frappe.set_user("Administrator")
 	for email in world.users:
 		frappe.delete_doc("User", email, force=True)

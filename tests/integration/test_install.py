@@ -12,15 +12,24 @@ def test_app_is_installed_with_its_doctypes():
 	assert frappe.get_meta("Franchise Agreement").is_submittable
 	assert frappe.get_meta("Stock Sync Log Error").istable
 	statuses = frappe.get_meta("Franchise Agreement").get_field("agreement_status")
-	assert (statuses.options.split("\n"), statuses.default) == (["Active", "Suspended", "Terminated"], "Active")
+	assert (statuses.options.split("\n"), statuses.default) == (
+		["Active", "Suspended", "Terminated"],
+		"Active",
+	)
 
 
 def test_custom_field_from_fixture_with_database_index():
 	field = frappe.get_doc("Custom Field", "POS Invoice-custom_stock_synced")
 	assert (field.fieldtype, field.default, field.read_only, field.no_copy, field.module) == (
-		"Check", "0", 1, 1, "ScoopJoy"
+		"Check",
+		"0",
+		1,
+		1,
+		"ScoopJoy",
 	)
-	indexes = frappe.db.sql("SHOW INDEX FROM `tabPOS Invoice` WHERE Column_name = 'custom_stock_synced'", as_dict=True)
+	indexes = frappe.db.sql(
+		"SHOW INDEX FROM `tabPOS Invoice` WHERE Column_name = 'custom_stock_synced'", as_dict=True
+	)
 	assert indexes, "the sync filters on custom_stock_synced, so it needs an index"
 
 
@@ -28,7 +37,9 @@ def test_stock_sync_log_is_read_only_for_users():
 	meta = frappe.get_meta("Stock Sync Log")
 	assert meta.in_create  # created by the system only
 	assert not any(p.create or p.write for p in meta.permissions)
-	assert all(field.read_only for field in meta.fields if field.fieldtype not in ("Section Break", "Column Break"))
+	assert all(
+		field.read_only for field in meta.fields if field.fieldtype not in ("Section Break", "Column Break")
+	)
 
 
 def test_hooks_wire_desk_and_scheduler():

@@ -20,12 +20,16 @@ def five_hundred_outlets(world):
 		good.append(outlet)
 	bad = {
 		"no warehouse": [world.make_outlet(f"No WH {i}", None) for i in range(2)],
-		"disabled": [world.make_outlet(f"Disabled {i}", world.make_warehouse(f"Off {i}", disabled=1)) for i in range(2)],
+		"disabled": [
+			world.make_outlet(f"Disabled {i}", world.make_warehouse(f"Off {i}", disabled=1)) for i in range(2)
+		],
 		"missing": [world.make_outlet("Missing WH", world.make_warehouse("Gone"))],
 	}
 	for outlet in bad["disabled"]:
 		world.make_pending_invoices(outlet.warehouse, 3)
-	frappe.db.set_value("Franchise Agreement", bad["missing"][0].name, "franchise_warehouse", "No Such Warehouse")
+	frappe.db.set_value(
+		"Franchise Agreement", bad["missing"][0].name, "franchise_warehouse", "No Such Warehouse"
+	)
 
 	half = world.make_outlet("Half Way", world.make_warehouse("Half Way"))
 	half_invoices = world.make_pending_invoices(half.warehouse, 3 * stock_sync.INVOICE_PAGE_SIZE - 50)
@@ -57,15 +61,27 @@ def test_500_outlets_good_synced_bad_reported_half_failed_untouched(world, five_
 	assert world.synced(o.other.warehouse) == 0
 	drafts = frappe.db.count("POS Invoice", {"set_warehouse": o.good[0].warehouse, "docstatus": 0})
 	assert drafts == 4 and world.unsynced(o.good[0].warehouse) == 0
-	assert frappe.db.count(
-		"POS Invoice", {"set_warehouse": o.good[0].warehouse, "docstatus": 0, "custom_stock_synced": 1}
-	) == 0
+	assert (
+		frappe.db.count(
+			"POS Invoice", {"set_warehouse": o.good[0].warehouse, "docstatus": 0, "custom_stock_synced": 1}
+		)
+		== 0
+	)
 
 	[log_name] = world.logs()
 	log = frappe.get_doc("Stock Sync Log", log_name)
-	assert (log.status, log.total_outlets, log.succeeded, log.failed) == ("Completed with Errors", 500, 494, 6)
+	assert (log.status, log.total_outlets, log.succeeded, log.failed) == (
+		"Completed with Errors",
+		500,
+		494,
+		6,
+	)
 	assert log.invoices_synced == 493 * 2 + 250
-	assert (log.trigger, log.triggered_by, log.job_id) == ("CLI", "Administrator", f"scoopjoy_stock_sync::{world.group}")
+	assert (log.trigger, log.triggered_by, log.job_id) == (
+		"CLI",
+		"Administrator",
+		f"scoopjoy_stock_sync::{world.group}",
+	)
 	assert log.ended_on and log.duration is not None and "494 of 500" in log.summary
 
 	errors = {row.outlet: row.message for row in log.outlet_errors}

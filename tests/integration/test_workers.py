@@ -79,7 +79,9 @@ def test_progress_and_completion_go_to_the_triggering_users_room(world, small_wo
 	assert done["room"] == "user:Administrator"
 	assert (done["message"]["total"], done["message"]["success"], done["message"]["errors"]) == (2, 1, 1)
 	assert "no franchise warehouse" in done["message"]["error_details"][0]["message"]
-	assert not any(m["room"] == "all" for m in messages if "scoopjoy" in m["event"] or m["event"] == "progress")
+	assert not any(
+		m["room"] == "all" for m in messages if "scoopjoy" in m["event"] or m["event"] == "progress"
+	)
 
 
 def test_bench_execute_from_a_shell_enqueues_and_a_worker_runs_it(world, small_world, queues):
@@ -92,7 +94,10 @@ def test_bench_execute_from_a_shell_enqueues_and_a_worker_runs_it(world, small_w
 
 	run_burst_worker("long,short")
 	[log_name] = world.logs()
-	assert frappe.db.get_value("Stock Sync Log", log_name, ["status", "trigger"]) == ("Completed with Errors", "CLI")
+	assert frappe.db.get_value("Stock Sync Log", log_name, ["status", "trigger"]) == (
+		"Completed with Errors",
+		"CLI",
+	)
 
 
 def test_scheduler_event_enqueues_a_sync_of_all_outlets(world, small_world, queues):

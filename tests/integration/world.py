@@ -12,9 +12,10 @@ TEST_PREFIX = "SJT"
 
 
 def test_company() -> str:
-	return frappe.db.get_single_value("Global Defaults", "default_company") or frappe.get_all(
-		"Company", pluck="name", limit=1
-	)[0]
+	return (
+		frappe.db.get_single_value("Global Defaults", "default_company")
+		or frappe.get_all("Company", pluck="name", limit=1)[0]
+	)
 
 
 def clear_scoopjoy_jobs():
@@ -84,11 +85,30 @@ class World:
 		frappe.db.bulk_insert(
 			"POS Invoice",
 			fields=[
-				"name", "docstatus", "company", "posting_date", "set_warehouse", "custom_stock_synced",
-				"creation", "modified", "owner", "modified_by",
+				"name",
+				"docstatus",
+				"company",
+				"posting_date",
+				"set_warehouse",
+				"custom_stock_synced",
+				"creation",
+				"modified",
+				"owner",
+				"modified_by",
 			],
 			values=[
-				(name, docstatus, self.company, nowdate(), warehouse, 0, now, now, "Administrator", "Administrator")
+				(
+					name,
+					docstatus,
+					self.company,
+					nowdate(),
+					warehouse,
+					0,
+					now,
+					now,
+					"Administrator",
+					"Administrator",
+				)
 				for name in names
 			],
 		)

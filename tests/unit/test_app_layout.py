@@ -1,0 +1,117 @@
+"""Framework-free checks of the app as shipped: they read files, never import frappe."""
+
+import ast
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import tomllib
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = ROOT / "scoopjoy"
+DOCTYPES = APP / "scoopjoy" / "doctype"
+
+
+def doctype(name: str) -> dict:
+	folder = name.lower().replace(" ", "_")
+	return json.loads((DOCTYPES / folder / f"{folder}.json").read_text())
+
+
+def hooks() -> dict:
+	tree = ast.parse((APP / "hooks.py").read_text())
+	return {
+		node.targets[0].id: ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+	}
+
+
+@pytest.mark.parametrize(
+	"name", ["Outlet Group", "Franchise Agreement", "Stock Sync Log", "Stock Sync Log Error"]
+)
+def test_doctype_json_is_complete_and_consistent(name):
+	meta = doctype(name)
+	assert (meta["name"], meta["module"], meta["doctype"]) == (name, "ScoopJoy", "DocType")
+	assert meta["field_order"] == [f["fieldname"] for f in meta["fields"]]
+	folder = DOCTYPES / name.lower().replace(" ", "_")
+	assert (folder / "__init__.py").exists()
+	controller = (folder / f"{folder.name}.py").read_text()
+	assert f"class {name.replace(' ', '')}(Document)" in controller
+
+
+def test_franchise_agreement_fields_match_the_design():
+	meta = doctype("Franchise Agreement")
+	fields = {f["fieldname"]: f for f in meta["fields"]}
+	assert meta["is_submittable"] == 1
+	assert fields["franchise_name"]["reqd"] == 1
+	assert (fields["franchise_warehouse"]["options"], fields["territory"]["options"]) == (
+		"Warehouse",
+		"Territory",
+	)
+	assert fields["outlet_group"]["options"] == "Outlet Group"
+	assert fields["agreement_status"]["options"].split("\n") == ["Active", "Suspended", "Terminated"]
+	assert fields["agreement_status"]["default"] == "Active"
+	assert fields["amended_from"]["options"] == "Franchise Agreement"
+
+
+def test_stock_sync_log_records_what_a_reader_needs():
+	meta = doctype("Stock Sync Log")
+	fields = {f["fieldname"]: f for f in meta["fields"]}
+	for fieldname in (
+		"sync_datetime",
+		"outlet_group",
+		"status",
+		"total_outlets",
+		"succeeded",
+		"failed",
+		"invoices_synced",
+		"trigger",
+		"triggered_by",
+		"job_id",
+		"outlet_errors",
+	):
+		assert fieldname in fields, fieldname
+	assert fields["outlet_errors"]["options"] == "Stock Sync Log Error"
+	assert fields["trigger"]["options"].split("\n") == ["Desk", "Scheduler", "CLI"]
+	assert meta["in_create"] == 1
+	assert not any(p.get("create") or p.get("write") for p in meta["permissions"])
+	child = {f["fieldname"] for f in doctype("Stock Sync Log Error")["fields"]}
+	assert child == {"outlet", "franchise_name", "message"}
+
+
+def test_custom_field_fixture_is_indexed_and_owned_by_the_module():
+	[field] = json.loads((APP / "fixtures" / "custom_field.json").read_text())
+	assert (field["dt"], field["fieldname"], field["fieldtype"]) == (
+		"POS Invoice",
+		"custom_stock_synced",
+		"Check",
+	)
+	assert (field["default"], field["read_only"], field["no_copy"], field["search_index"]) == ("0", 1, 1, 1)
+	assert field["module"] == "ScoopJoy"
+	assert field["name"] == "POS Invoice-custom_stock_synced"
+
+
+def test_hooks_declare_fixtures_scheduler_and_desk_code():
+	h = hooks()
+	assert h["required_apps"] == ["frappe/erpnext"]
+	assert h["fixtures"] == [{"dt": "Custom Field", "filters": [["module", "=", "ScoopJoy"]]}]
+	[(event, methods)] = h["scheduler_events"].items()
+	assert event.endswith("_long") and methods == ["scoopjoy.stock_sync.enqueue_stock_sync"]
+	for path in h["doctype_list_js"].values():
+		assert (APP / path).exists()
+	assert (APP / "public" / h["app_include_js"].removeprefix("/assets/scoopjoy/")).exists()
+	assert (APP / "modules.txt").read_text().split() == ["ScoopJoy"]
+
+
+def test_pyproject_bounds_frappe_to_version_15():
+	config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+	assert config["tool"]["bench"]["frappe-dependencies"]["frappe"] == ">=15.0.0,<16.0.0"
+
+
+@pytest.mark.skipif(not shutil.which("node"), reason="node is not installed: JS syntax not checked")
+@pytest.mark.parametrize("script", sorted(p.name for p in (APP / "public" / "js").glob("*.js")))
+def test_desk_scripts_parse(script):
+	result = subprocess.run(
+		["node", "--check", str(APP / "public" / "js" / script)], capture_output=True, text=True
+	)
+	assert result.returncode == 0, result.stderr
