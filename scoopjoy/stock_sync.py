@@ -128,7 +128,7 @@ def sync_chunk(log, chunk: list[dict], done_before: int):
 				results.append(sync_outlet_in_savepoint(outlet))
 				publish_outlet_progress(log, outlet, position)
 			log.record_chunk(results)
-			frappe.db.commit()  # one transaction per chunk: a crash keeps every finished chunk  # nosemgrep: frappe-manual-commit
+			frappe.db.commit()  # a crash keeps every finished chunk  # nosemgrep: frappe-manual-commit
 			return
 		except Exception as e:
 			if attempt == DEADLOCK_ATTEMPTS or not frappe.db.is_deadlocked(e):
@@ -231,7 +231,7 @@ def finish_stock_sync(log):
 		enqueue_sync_report(None if log.outlet_group == ALL_OUTLETS else log.outlet_group)
 	else:
 		log.finalise()  # nothing to report on: no outlet was synced
-	frappe.db.commit()  # releases the announcement and the chained report (after_commit)  # nosemgrep: frappe-manual-commit
+	frappe.db.commit()  # releases the after-commit announcement  # nosemgrep: frappe-manual-commit
 
 
 # ── 5. report ───────────────────────────────────────────────────────────────────────────────
