@@ -12,10 +12,18 @@ required_apps = ["frappe/erpnext"]
 app_include_js = "/assets/scoopjoy/js/stock_sync_listener.js"
 
 doctype_list_js = {"Franchise Agreement": "public/js/franchise_agreement_list.js"}
+doctype_js = {"Stock Sync Log": "public/js/stock_sync_log.js"}
 
 # The POS Invoice flag the sync sets; applied on install and migrate.
 fixtures = [{"dt": "Custom Field", "filters": [["module", "=", "ScoopJoy"]]}]
 
 # A *_long event: the scheduler runs it on the long queue, where a slow Redis cannot starve
 # the short default queue. It only enqueues the real job (which is deduplicated).
-scheduler_events = {"hourly_long": ["scoopjoy.stock_sync.enqueue_stock_sync"]}
+scheduler_events = {
+	"hourly_long": ["scoopjoy.stock_sync.enqueue_stock_sync"],
+	# Finds runs whose worker died and resumes them, without waiting for RQ's cleanup.
+	"cron": {"*/5 * * * *": ["scoopjoy.stock_sync.resume_interrupted_runs"]},
+}
+
+after_install = "scoopjoy.install.add_pending_sync_index"
+after_migrate = "scoopjoy.install.add_pending_sync_index"

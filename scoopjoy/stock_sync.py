@@ -1,24 +1,30 @@
 """Stock sync for ScoopJoy's franchise outlets, top to bottom:
 
 enqueue_stock_sync  ─long queue─>  process_stock_sync  ─per outlet─>  sync_single_outlet
-                                          │ finish: announce to the user, chain the report
+  (or resume, retry, cancel)              │ finish: announce to the user, chain the report
 enqueue_sync_report ─short queue─> generate_sync_report (finalises the run's Stock Sync Log)
 
-The run's state lives on its Stock Sync Log (see its controller); this module only walks outlets.
+Each run is a Stock Sync Log; its states and their transitions live on that controller. This module
+walks outlets and decides when a run starts, resumes or stops.
 """
+
+import time
+from collections import Counter
+from contextlib import contextmanager
 
 import frappe
 from frappe import _
-from frappe.utils import create_batch
-from frappe.utils.background_jobs import is_job_enqueued
+from frappe.utils import cint, create_batch
 
-from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import ALL_OUTLETS
+from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import ALL_OUTLETS, discard_job
 
 SYNC_ROLES = ("System Manager", "Stock Manager")
 CHUNK_SIZE = 50  # outlets per transaction: a crash loses at most this much uncommitted work
 INVOICE_PAGE_SIZE = 200  # invoices marked per UPDATE statement
-DEADLOCK_ATTEMPTS = 3  # a deadlock rolls back the whole chunk's transaction; redo it this often
+JOB_TIMEOUT = 1800
+MAX_ATTEMPTS = 3  # per outlet, for deadlocks and lock wait timeouts; bad data is never retried
 COMPLETE_EVENT = "scoopjoy_stock_sync_complete"
+ENQUEUE_LOCK = "scoopjoy_enqueue"
 
 
 def sync_job_id(outlet_group: str | None) -> str:
@@ -34,28 +40,34 @@ def report_job_id(outlet_group: str | None) -> str:
 
 @frappe.whitelist()
 def enqueue_stock_sync(outlet_group: str | None = None) -> dict:
-	"""Queue a sync of all active outlets (or one outlet group); Desk, scheduler and CLI entry point."""
+	"""Queue a sync of all active outlets (or one outlet group); Desk, scheduler and CLI entry point.
+	An interrupted run of the same group is resumed instead of starting over."""
 	outlet_group = outlet_group or None  # Desk sends "" for "all outlets"
 	check_sync_permission()
 	validate_outlet_group(outlet_group)
+	return start_run(outlet_group, current_trigger())
 
-	job_id = sync_job_id(outlet_group)
-	label = outlet_group or _("all outlets")
-	if is_job_enqueued(job_id):
-		return {"job_id": job_id, "message": _("Stock sync for {0} is already running.").format(label)}
 
-	frappe.enqueue(
-		"scoopjoy.stock_sync.process_stock_sync",
-		queue="long",
-		timeout=1800,
-		job_id=job_id,
-		deduplicate=True,
-		enqueue_after_commit=True,
-		now=frappe.flags.in_test,
-		outlet_group=outlet_group,
-		trigger=current_trigger(),
-	)
-	return {"job_id": job_id, "message": _("Stock sync for {0} has been queued.").format(label)}
+@frappe.whitelist()
+def retry_failed_outlets(sync_log: str) -> dict:
+	"""A new run over only the failed outlets of a finished run."""
+	check_sync_permission()
+	run = frappe.get_doc("Stock Sync Log", sync_log)
+	if run.is_active() or run.awaiting_report:
+		frappe.throw(_("Stock sync {0} has not finished yet.").format(run.name))
+	if not run.failed_outlets():
+		frappe.throw(_("Stock sync {0} has no failed outlets to retry.").format(run.name))
+	return start_run(group_of(run), current_trigger(), retry_of=run.name)
+
+
+@frappe.whitelist()
+def cancel_stock_sync(sync_log: str) -> dict:
+	"""Stop a run between two outlets; what it has done so far stays committed and recorded."""
+	check_sync_permission()
+	run = frappe.get_doc("Stock Sync Log", sync_log)
+	run.request_cancel()
+	frappe.db.commit()  # the worker must see the request now  # nosemgrep: frappe-manual-commit
+	return {"sync_log": run.name, "message": _("Stock sync {0} is being cancelled.").format(run.name)}
 
 
 def check_sync_permission():
@@ -81,97 +93,231 @@ def current_trigger() -> str:
 	return "CLI"
 
 
+def group_of(run) -> str | None:
+	return None if run.outlet_group == ALL_OUTLETS else run.outlet_group
+
+
+def start_run(outlet_group: str | None, trigger: str, retry_of: str | None = None) -> dict:
+	"""Resume, create or refuse a run for the group, atomically across every caller."""
+	job_id = sync_job_id(outlet_group)
+	label = outlet_group or _("all outlets")
+	with enqueue_lock():
+		latest = latest_run(outlet_group)
+		if latest and latest.is_active():
+			if latest.is_alive():
+				return {
+					"job_id": job_id,
+					"sync_log": latest.name,
+					"message": _("Stock sync for {0} is already running.").format(label),
+				}
+			discard_job(job_id)
+			latest.interrupt(_("its worker stopped without finishing"))
+
+		if latest and latest.status == "Interrupted" and not retry_of:
+			run = latest
+			run.resume(trigger)
+			message = _("Stock sync for {0} resumes {1}.").format(label, run.name)
+		else:
+			run = frappe.new_doc("Stock Sync Log").queue(outlet_group, trigger, job_id, retry_of)
+			message = _("Stock sync for {0} has been queued.").format(label)
+
+		frappe.enqueue(
+			"scoopjoy.stock_sync.process_stock_sync",
+			queue="long",
+			timeout=JOB_TIMEOUT,
+			job_id=job_id,
+			deduplicate=True,
+			enqueue_after_commit=True,
+			now=frappe.flags.in_test,
+			outlet_group=outlet_group,
+			trigger=trigger,
+			sync_log=run.name,
+		)
+		# Commit inside the lock: the next caller must see this run, and the job is enqueued
+		# (after commit) before that caller can look at RQ.
+		frappe.db.commit()  # nosemgrep: frappe-manual-commit
+	return {"job_id": job_id, "sync_log": run.name, "message": message}
+
+
+@contextmanager
+def enqueue_lock(timeout: int = 30):
+	"""A MariaDB named lock: atomic across processes and machines, freed if its holder dies."""
+	if frappe.db.sql("SELECT GET_LOCK(%s, %s)", (ENQUEUE_LOCK, timeout))[0][0] != 1:
+		frappe.throw(_("Another stock sync is being started; please try again."))
+	try:
+		yield
+	finally:
+		frappe.db.sql("SELECT RELEASE_LOCK(%s)", ENQUEUE_LOCK)
+
+
+def latest_run(outlet_group: str | None):
+	name = frappe.db.get_value(
+		"Stock Sync Log", {"outlet_group": outlet_group or ALL_OUTLETS}, "name", order_by="creation desc"
+	)
+	return frappe.get_doc("Stock Sync Log", name) if name else None
+
+
+def resume_interrupted_runs():
+	"""Scheduler: mark runs whose worker died as Interrupted and resume them, without waiting
+	for RQ's own cleanup. Does nothing while every run is alive."""
+	groups = frappe.get_all(
+		"Stock Sync Log",
+		filters={"status": ("in", ("Queued", "Running", "Interrupted")), "awaiting_report": 0},
+		pluck="outlet_group",
+		distinct=True,
+	)
+	for group in groups:
+		run = latest_run(None if group == ALL_OUTLETS else group)
+		if run.status == "Interrupted" or (run.is_active() and not run.is_alive()):
+			start_run(group_of(run), "Scheduler")
+
+
 # ── 2. process ──────────────────────────────────────────────────────────────────────────────
 
 
-def process_stock_sync(outlet_group: str | None = None, trigger: str = "CLI"):
-	"""The worker: walk the active outlets in chunks, one transaction per chunk."""
-	outlets = get_active_outlets(outlet_group)
-	log = frappe.new_doc("Stock Sync Log").start(
-		outlet_group, trigger, sync_job_id(outlet_group), len(outlets)
+def process_stock_sync(outlet_group: str | None = None, trigger: str = "CLI", sync_log: str | None = None):
+	"""The worker: walk the run's remaining outlets in chunks, one transaction per chunk."""
+	run = (
+		frappe.get_doc("Stock Sync Log", sync_log)
+		if sync_log
+		else frappe.new_doc("Stock Sync Log").queue(outlet_group, trigger, sync_job_id(outlet_group))
 	)
-	frappe.db.commit()  # the run is visible before the first outlet  # nosemgrep: frappe-manual-commit
+	if not run.acquire():
+		return  # another worker has this run
+	try:
+		run.reload()  # read the run as it is now that we hold it
+		if run.status == "Queued":
+			walk_outlets(run)
+	finally:
+		run.release()
+
+
+def walk_outlets(run):
+	done = run.processed_outlets()
+	outlets = [o for o in outlets_to_sync(run) if o.name not in done]
+	run.begin(len(done) + len(outlets))
+	set_lock_wait_timeout()
+	frappe.db.commit()  # the run is visibly Running  # nosemgrep: frappe-manual-commit
+	started = time.monotonic()
 
 	try:
-		done = 0
 		for chunk in create_batch(outlets, CHUNK_SIZE):
-			sync_chunk(log, chunk, done)
-			done += len(chunk)
+			if time.monotonic() - started > time_budget():
+				stop_interrupted(run, _("the run reached its time budget; the next trigger resumes it"))
+				return
+			if sync_chunk(run, chunk) == "cancelled":
+				break
 	except Exception as e:
 		frappe.db.rollback()
-		log.reload()
-		log.fail(_("The run stopped after {0} outlets: {1}").format(done, e))
-		frappe.db.commit()  # record the failure even though the job fails  # nosemgrep: frappe-manual-commit
+		run.reload()
+		stop_interrupted(run, str(e) or type(e).__name__)
 		raise
 
-	finish_stock_sync(log)
+	finish_stock_sync(run)
 
 
-def get_active_outlets(outlet_group: str | None) -> list[dict]:
+def outlets_to_sync(run) -> list[dict]:
 	filters = {"docstatus": 1, "agreement_status": "Active"}
-	if outlet_group:
-		filters["outlet_group"] = outlet_group
+	if run.retry_of:
+		filters["name"] = ("in", frappe.get_doc("Stock Sync Log", run.retry_of).failed_outlets())
+	elif run.outlet_group != ALL_OUTLETS:
+		filters["outlet_group"] = run.outlet_group
 	return frappe.get_all(
 		"Franchise Agreement",
 		filters=filters,
-		fields=["name", "franchise_name", "franchise_warehouse"],
+		fields=["name", "franchise_name"],
 		order_by="territory asc, name asc",
 	)
 
 
-def sync_chunk(log, chunk: list[dict], done_before: int):
-	"""Sync a chunk and record it in one transaction; redo it if a deadlock rolled it all back."""
-	for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+def time_budget() -> int:
+	"""Seconds a run may start new chunks for: it stops cleanly at a chunk boundary before RQ
+	would kill it mid-chunk at JOB_TIMEOUT."""
+	return cint(frappe.conf.get("scoopjoy_sync_time_budget")) or JOB_TIMEOUT - 300
+
+
+def set_lock_wait_timeout():
+	# A cashier's open transaction should cost a retry, not InnoDB's 50 s default per attempt.
+	seconds = cint(frappe.conf.get("scoopjoy_lock_wait_timeout")) or 10
+	frappe.db.sql("SET SESSION innodb_lock_wait_timeout = %s", seconds)
+
+
+def sync_chunk(run, chunk: list[dict]) -> str | None:
+	"""Sync a chunk and record it in one transaction. A deadlock makes InnoDB drop the whole
+	transaction, so the chunk is redone; an outlet that keeps deadlocking is recorded as failed."""
+	deadlocks = Counter()
+	while True:
 		try:
-			results = []
-			for position, outlet in enumerate(chunk, start=done_before + 1):
-				results.append(sync_outlet_in_savepoint(outlet))
-				publish_outlet_progress(log, outlet, position)
-			log.record_chunk(results)
+			results, cancelled = [], False
+			for outlet in chunk:
+				if run.cancellation_requested():
+					cancelled = True
+					break
+				results.append(sync_outlet_with_retries(outlet, deadlocks[outlet.name]))
+				publish_outlet_progress(run, outlet, run.processed + len(results))
+			run.record_chunk(results)
 			frappe.db.commit()  # a crash keeps every finished chunk  # nosemgrep: frappe-manual-commit
-			return
-		except Exception as e:
-			if attempt == DEADLOCK_ATTEMPTS or not frappe.db.is_deadlocked(e):
-				raise
+			return "cancelled" if cancelled else None
+		except OutletDeadlock as e:
 			frappe.db.rollback()
-			log.reload()
+			run.reload()
+			deadlocks[e.outlet] += 1
+			time.sleep(backoff(deadlocks[e.outlet]))
 
 
-def sync_outlet_in_savepoint(outlet: dict) -> dict:
-	"""One outlet, all or nothing: a failure rolls back to the savepoint, so no partial writes."""
-	result = {"outlet": outlet.name, "franchise_name": outlet.franchise_name, "invoices": 0, "error": None}
-	savepoint = f"outlet_{frappe.generate_hash(length=10)}"
-	frappe.db.savepoint(savepoint)
-	try:
-		result["invoices"] = sync_single_outlet(outlet)
-	except Exception as e:
-		if frappe.db.is_deadlocked(e):
-			raise  # InnoDB dropped the whole transaction, savepoint included: the chunk is redone
-		frappe.db.rollback(save_point=savepoint)
-		result["error"] = str(e) or type(e).__name__
-		frappe.log_error(
-			title=_("Stock sync failed for outlet {0}").format(outlet.name),
-			reference_doctype="Franchise Agreement",
-			reference_name=outlet.name,
-		)
-	else:
+class OutletDeadlock(Exception):
+	def __init__(self, outlet: str):
+		super().__init__(outlet)
+		self.outlet = outlet
+
+
+def sync_outlet_with_retries(outlet: dict, deadlocks_so_far: int = 0) -> dict:
+	"""One outlet, all or nothing, each attempt in its own savepoint: a failure leaves no partial
+	writes. Lock wait timeouts are retried with backoff; bad data fails at once."""
+	row = {"outlet": outlet.name, "franchise_name": outlet.franchise_name, "invoices_synced": 0}
+	attempt = deadlocks_so_far
+	while True:
+		attempt += 1
+		savepoint = f"outlet_{frappe.generate_hash(length=10)}"
+		frappe.db.savepoint(savepoint)
+		try:
+			if attempt > MAX_ATTEMPTS:
+				frappe.throw(_("Outlet {0} deadlocked {1} times.").format(outlet.name, MAX_ATTEMPTS))
+			row["invoices_synced"] = sync_single_outlet(outlet)
+		except Exception as e:
+			if frappe.db.is_deadlocked(e):
+				raise OutletDeadlock(outlet.name) from e  # savepoint gone with the transaction
+			frappe.db.rollback(save_point=savepoint)
+			if frappe.db.is_timedout(e) and attempt < MAX_ATTEMPTS:
+				time.sleep(backoff(attempt))
+				continue
+			frappe.log_error(
+				title=_("Stock sync failed for outlet {0}").format(outlet.name),
+				reference_doctype="Franchise Agreement",
+				reference_name=outlet.name,
+			)
+			return {**row, "result": "Failed", "attempts": attempt, "message": str(e) or type(e).__name__}
 		frappe.db.release_savepoint(savepoint)
-	return result
+		return {**row, "result": "Synced", "attempts": attempt, "message": None}
 
 
-def publish_outlet_progress(log, outlet: dict, position: int):
+def backoff(attempt: int) -> float:
+	return 0.5 * 2 ** (attempt - 1)
+
+
+def publish_outlet_progress(run, outlet: dict, position: int):
 	# frappe.publish_progress's "progress" event, addressed to the user who started the run rather
 	# than to whoever the worker's session happens to be.
 	frappe.publish_realtime(
 		"progress",
 		{
-			"percent": position * 100 / log.total_outlets,
+			"percent": position * 100 / run.total_outlets,
 			"title": _("Syncing Stock"),
 			"description": _("Outlet {0} ({1}/{2})").format(
-				outlet.franchise_name or outlet.name, position, log.total_outlets
+				outlet.franchise_name or outlet.name, position, run.total_outlets
 			),
 		},
-		user=log.triggered_by,
+		user=run.triggered_by,
 	)
 
 
@@ -181,8 +327,12 @@ def publish_outlet_progress(log, outlet: dict, position: int):
 def sync_single_outlet(outlet: dict) -> int:
 	"""Mark every submitted, unsynced POS Invoice of the outlet's warehouse as synced.
 
-	Raises on bad outlet data. Pages through the invoices by name, one UPDATE per page."""
-	warehouse = outlet.franchise_warehouse
+	Raises on bad outlet data. Locks the outlet first, so two overlapping runs (say "all" and
+	"North") take turns on it; reads invoices with locking reads, so the second finds them done.
+	Pages through the invoices by name, one UPDATE per page."""
+	warehouse = frappe.db.get_value(
+		"Franchise Agreement", outlet.name, "franchise_warehouse", for_update=True
+	)
 	if not warehouse:
 		frappe.throw(_("Outlet {0} has no franchise warehouse configured.").format(outlet.name))
 	disabled = frappe.db.get_value("Warehouse", warehouse, "disabled")
@@ -193,18 +343,7 @@ def sync_single_outlet(outlet: dict) -> int:
 
 	pos_invoice = frappe.qb.DocType("POS Invoice")
 	synced, last_name = 0, ""
-	while names := frappe.get_all(
-		"POS Invoice",
-		filters={
-			"set_warehouse": warehouse,
-			"docstatus": 1,
-			"custom_stock_synced": 0,
-			"name": (">", last_name),
-		},
-		order_by="name asc",
-		limit=INVOICE_PAGE_SIZE,
-		pluck="name",
-	):
+	while names := pending_invoice_page(pos_invoice, warehouse, after=last_name):
 		# A system flag, not an edit: `modified` stays as the cashier left it.
 		frappe.qb.update(pos_invoice).set(pos_invoice.custom_stock_synced, 1).where(
 			pos_invoice.name.isin(names)
@@ -214,24 +353,52 @@ def sync_single_outlet(outlet: dict) -> int:
 	return synced
 
 
+def pending_invoice_page(pos_invoice, warehouse: str, after: str) -> list[str]:
+	"""The next page of the warehouse's submitted, unsynced invoices, locked (index scoopjoy_pending_sync)."""
+	return (
+		frappe.qb.from_(pos_invoice)
+		.select(pos_invoice.name)
+		.where(
+			(pos_invoice.set_warehouse == warehouse)
+			& (pos_invoice.custom_stock_synced == 0)
+			& (pos_invoice.docstatus == 1)
+			& (pos_invoice.name > after)
+		)
+		.orderby(pos_invoice.name)
+		.limit(INVOICE_PAGE_SIZE)
+		.for_update()
+		.run(pluck=True)
+	)
+
+
 # ── 4. finish ───────────────────────────────────────────────────────────────────────────────
 
 
-def finish_stock_sync(log):
+def finish_stock_sync(run):
 	"""Announce the outcome to the user who started the run, then chain the report."""
-	log.end_processing()
-	frappe.publish_realtime(
-		COMPLETE_EVENT, log.completion_message(), user=log.triggered_by, after_commit=True
-	)
+	run.end_processing(cancelled=run.cancellation_requested())
+	announce(run)
 	frappe.logger("scoopjoy").info(
-		f"Stock sync {log.name} ({log.outlet_group}): {log.succeeded}/{log.total_outlets} outlets synced, "
-		f"{log.failed} failed, {log.invoices_synced} invoices"
+		f"Stock sync {run.name} ({run.outlet_group}): {run.succeeded}/{run.total_outlets} outlets synced, "
+		f"{run.failed} failed, {run.invoices_synced} invoices"
 	)
-	if log.succeeded:
-		enqueue_sync_report(None if log.outlet_group == ALL_OUTLETS else log.outlet_group)
+	if run.succeeded:
+		enqueue_sync_report(group_of(run))
 	else:
-		log.finalise()  # nothing to report on: no outlet was synced
+		run.finalise()  # nothing to report on: no outlet was synced
 	frappe.db.commit()  # releases the after-commit announcement  # nosemgrep: frappe-manual-commit
+
+
+def stop_interrupted(run, reason: str):
+	run.interrupt(reason)
+	announce(run)
+	frappe.db.commit()  # the record must say Interrupted  # nosemgrep: frappe-manual-commit
+
+
+def announce(run):
+	frappe.publish_realtime(
+		COMPLETE_EVENT, run.completion_message(), user=run.triggered_by, after_commit=True
+	)
 
 
 # ── 5. report ───────────────────────────────────────────────────────────────────────────────
@@ -251,11 +418,11 @@ def enqueue_sync_report(outlet_group: str | None = None):
 
 
 def generate_sync_report(outlet_group: str | None = None):
-	"""Finalise the group's runs whose workers have ended. Their figures are read from the
-	Stock Sync Log the worker committed, never from process memory."""
+	"""Finalise the group's runs whose workers have ended: status, summary, duration. Their
+	figures are read from the Stock Sync Log the worker committed, never from process memory."""
 	for name in frappe.get_all(
 		"Stock Sync Log",
-		filters={"outlet_group": outlet_group or ALL_OUTLETS, "status": "Running", "ended_on": ("is", "set")},
+		filters={"outlet_group": outlet_group or ALL_OUTLETS, "awaiting_report": 1},
 		pluck="name",
 	):
 		frappe.get_doc("Stock Sync Log", name).finalise()

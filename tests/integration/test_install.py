@@ -7,10 +7,10 @@ frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe be
 
 def test_app_is_installed_with_its_doctypes():
 	assert "scoopjoy" in frappe.get_installed_apps()
-	for doctype in ("Outlet Group", "Franchise Agreement", "Stock Sync Log", "Stock Sync Log Error"):
+	for doctype in ("Outlet Group", "Franchise Agreement", "Stock Sync Log", "Stock Sync Log Outlet"):
 		assert frappe.db.get_value("DocType", doctype, "module") == "ScoopJoy"
 	assert frappe.get_meta("Franchise Agreement").is_submittable
-	assert frappe.get_meta("Stock Sync Log Error").istable
+	assert frappe.get_meta("Stock Sync Log Outlet").istable
 	statuses = frappe.get_meta("Franchise Agreement").get_field("agreement_status")
 	assert (statuses.options.split("\n"), statuses.default) == (
 		["Active", "Suspended", "Terminated"],
@@ -31,6 +31,10 @@ def test_custom_field_from_fixture_with_database_index():
 		"SHOW INDEX FROM `tabPOS Invoice` WHERE Column_name = 'custom_stock_synced'", as_dict=True
 	)
 	assert indexes, "the sync filters on custom_stock_synced, so it needs an index"
+	pending = frappe.db.sql(
+		"SHOW INDEX FROM `tabPOS Invoice` WHERE Key_name = 'scoopjoy_pending_sync'", as_dict=True
+	)
+	assert [i.Column_name for i in pending] == ["set_warehouse", "custom_stock_synced", "docstatus"]
 
 
 def test_stock_sync_log_is_read_only_for_users():
@@ -49,7 +53,17 @@ def test_hooks_wire_desk_and_scheduler():
 	assert "/assets/scoopjoy/js/stock_sync_listener.js" in frappe.get_hooks("app_include_js")
 	job = frappe.get_doc("Scheduled Job Type", {"method": "scoopjoy.stock_sync.enqueue_stock_sync"})
 	assert job.frequency == "Hourly Long"
+	check = frappe.get_doc("Scheduled Job Type", {"method": "scoopjoy.stock_sync.resume_interrupted_runs"})
+	assert (check.frequency, check.cron_format) == ("Cron", "*/5 * * * *")
+	assert frappe.get_hooks("doctype_js", app_name="scoopjoy")["Stock Sync Log"] == [
+		"public/js/stock_sync_log.js"
+	]
 	assert frappe.get_hooks("required_apps", app_name="scoopjoy") == ["frappe/erpnext"]
+
+
+def test_drop_stock_sync_log_error_patch_ran():
+	assert not frappe.db.exists("DocType", "Stock Sync Log Error")
+	assert frappe.db.exists("Patch Log", {"patch": "scoopjoy.patches.drop_stock_sync_log_error"})
 
 
 def test_outlet_group_named_all_is_refused():

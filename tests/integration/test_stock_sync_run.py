@@ -84,14 +84,18 @@ def test_500_outlets_good_synced_bad_reported_half_failed_untouched(world, five_
 	)
 	assert log.ended_on and log.duration is not None and "494 of 500" in log.summary
 
-	errors = {row.outlet: row.message for row in log.outlet_errors}
+	assert log.processed == 500 and len(log.outlets) == 500
+	assert len({row.outlet for row in log.outlets}) == 500  # every outlet exactly once
+	errors = {row.outlet: row.message for row in log.outlets if row.result == "Failed"}
 	bad_names = {outlet.name for outlets in o.bad.values() for outlet in outlets}
 	assert set(errors) == bad_names
+	synced_rows = {row.outlet: row.invoices_synced for row in log.outlets if row.result == "Synced"}
+	assert synced_rows[o.good[7].name] == 250 and synced_rows[o.good[0].name] == 2
 	assert all("no franchise warehouse" in errors[outlet.name] for outlet in o.bad["no warehouse"])
 	assert all("is disabled" in errors[outlet.name] for outlet in o.bad["disabled"])
 	assert "does not exist" in errors[o.bad["missing"][0].name]
 	assert "injected failure" in errors[half.name]
-	assert {row.franchise_name for row in log.outlet_errors} >= {half.franchise_name}
+	assert half.franchise_name in {row.franchise_name for row in log.outlets if row.result == "Failed"}
 
 	# Every failure is also in Frappe's Error Log, with its traceback.
 	error_logs = frappe.get_all(

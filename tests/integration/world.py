@@ -37,6 +37,7 @@ class World:
 		self.abbr = frappe.get_cached_value("Company", self.company, "abbr")
 		self.groups, self.warehouses, self.outlets, self.triggers = [], [], [], []
 		self.invoice_count = 0
+		self.extra_logs = []  # runs of "All" this test started
 		self.group = self.make_group()
 		self.territory = frappe.get_all("Territory", filters={"is_group": 0}, pluck="name", limit=1)[0]
 
@@ -224,8 +225,10 @@ class World:
 		frappe.db.delete("POS Invoice", {"name": ("like", f"{self.tag}-%")})
 		for profile in getattr(self, "pos_profiles", []):
 			frappe.delete_doc("POS Profile", profile, force=True)
-		logs = frappe.get_all("Stock Sync Log", filters={"outlet_group": ("in", self.groups)}, pluck="name")
-		frappe.db.delete("Stock Sync Log Error", {"parent": ("in", logs or [""])})
+		logs = self.extra_logs + frappe.get_all(
+			"Stock Sync Log", filters={"outlet_group": ("in", self.groups)}, pluck="name"
+		)
+		frappe.db.delete("Stock Sync Log Outlet", {"parent": ("in", logs or [""])})
 		frappe.db.delete("Stock Sync Log", {"name": ("in", logs or [""])})
 		frappe.db.delete("Error Log", {"reference_name": ("in", self.outlets or [""])})
 		frappe.db.delete("Franchise Agreement", {"name": ("in", self.outlets or [""])})

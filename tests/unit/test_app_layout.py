@@ -27,7 +27,7 @@ def hooks() -> dict:
 
 
 @pytest.mark.parametrize(
-	"name", ["Outlet Group", "Franchise Agreement", "Stock Sync Log", "Stock Sync Log Error"]
+	"name", ["Outlet Group", "Franchise Agreement", "Stock Sync Log", "Stock Sync Log Outlet"]
 )
 def test_doctype_json_is_complete_and_consistent(name):
 	meta = doctype(name)
@@ -68,15 +68,24 @@ def test_stock_sync_log_records_what_a_reader_needs():
 		"trigger",
 		"triggered_by",
 		"job_id",
-		"outlet_errors",
+		"outlets",
 	):
 		assert fieldname in fields, fieldname
-	assert fields["outlet_errors"]["options"] == "Stock Sync Log Error"
+	assert fields["outlets"]["options"] == "Stock Sync Log Outlet"
+	assert fields["status"]["options"].split("\n") == [
+		"Queued",
+		"Running",
+		"Completed",
+		"Completed with Errors",
+		"Failed",
+		"Cancelled",
+		"Interrupted",
+	]
 	assert fields["trigger"]["options"].split("\n") == ["Desk", "Scheduler", "CLI"]
 	assert meta["in_create"] == 1
 	assert not any(p.get("create") or p.get("write") for p in meta["permissions"])
-	child = {f["fieldname"] for f in doctype("Stock Sync Log Error")["fields"]}
-	assert child == {"outlet", "franchise_name", "message"}
+	child = {f["fieldname"] for f in doctype("Stock Sync Log Outlet")["fields"]}
+	assert child == {"outlet", "franchise_name", "result", "invoices_synced", "attempts", "message"}
 
 
 def test_custom_field_fixture_is_indexed_and_owned_by_the_module():
@@ -95,9 +104,9 @@ def test_hooks_declare_fixtures_scheduler_and_desk_code():
 	h = hooks()
 	assert h["required_apps"] == ["frappe/erpnext"]
 	assert h["fixtures"] == [{"dt": "Custom Field", "filters": [["module", "=", "ScoopJoy"]]}]
-	[(event, methods)] = h["scheduler_events"].items()
-	assert event.endswith("_long") and methods == ["scoopjoy.stock_sync.enqueue_stock_sync"]
-	for path in h["doctype_list_js"].values():
+	assert h["scheduler_events"]["hourly_long"] == ["scoopjoy.stock_sync.enqueue_stock_sync"]
+	assert h["scheduler_events"]["cron"] == {"*/5 * * * *": ["scoopjoy.stock_sync.resume_interrupted_runs"]}
+	for path in [*h["doctype_list_js"].values(), *h["doctype_js"].values()]:
 		assert (APP / path).exists()
 	assert (APP / "public" / h["app_include_js"].removeprefix("/assets/scoopjoy/")).exists()
 	assert (APP / "modules.txt").read_text().split() == ["ScoopJoy"]

@@ -1,9 +1,25 @@
-// Announces a finished stock sync to the user who started it (the server addresses the event to them).
+// Announces a stopped stock sync to the user who started it (the server addresses the event to them).
 $(document).on("app_ready", () => {
 	frappe.realtime.on("scoopjoy_stock_sync_complete", (data) => {
-		const message = data.errors
-			? __("Stock sync finished: {0} of {1} outlets synced, {2} failed.", [data.success, data.total, data.errors])
-			: __("Stock sync finished: all {0} outlets synced.", [data.total]);
-		frappe.show_alert({ message, indicator: data.errors ? "orange" : "green" }, 10);
+		const link = `<a href="/app/stock-sync-log/${encodeURIComponent(data.sync_log)}">${data.sync_log}</a>`;
+		let message;
+		if (data.status === "Interrupted" || data.status === "Cancelled") {
+			message = __("Stock sync {0} {1} after {2} of {3} outlets.", [
+				link,
+				__(data.status).toLowerCase(),
+				data.processed,
+				data.total,
+			]);
+		} else if (data.errors) {
+			message = __("Stock sync {0} finished: {1} of {2} outlets synced, {3} failed.", [
+				link,
+				data.success,
+				data.total,
+				data.errors,
+			]);
+		} else {
+			message = __("Stock sync {0} finished: all {1} outlets synced.", [link, data.total]);
+		}
+		frappe.show_alert({ message, indicator: data.status === "Completed" ? "green" : "orange" }, 10);
 	});
 });

@@ -3,75 +3,170 @@
 
 """The record of one stock sync run, and the only place its state changes.
 
-Running ──(worker ends)──> Running + ended_on ──(report job: finalise)──> Completed
-                                                                          Completed with Errors
-                                                                          Failed
-A run that crashes outside any outlet is marked Failed by the worker itself.
+         enqueue               a worker takes the run lock
+(new) ───────────> Queued ─────────────────────────────> Running ──┬─ all outlets walked ─> report job ─> Completed
+                    │  ▲                                           │                                     Completed with Errors
+                    │  └── next trigger or scheduler resumes ──┐   │                                     Failed
+                    │                                          │   ├─ cancel requested ──> Cancelled
+                    ├─ cancelled before a worker took it ─> Cancelled
+                    └─ job lost ─────────────────────> Interrupted <─┴─ worker died, time budget, crash
+An Interrupted run resumed more than MAX_RESUMES times is given up as Failed.
 """
 
 import frappe
 from frappe import _
 from frappe.model.document import Document
 from frappe.utils import now_datetime, time_diff_in_seconds
+from frappe.utils.background_jobs import get_job, is_job_enqueued
 
 ALL_OUTLETS = "All"
+ACTIVE_STATUSES = ("Queued", "Running")
+MAX_RESUMES = 5
 ERROR_DETAILS_IN_MESSAGE = 20
 
 
 class StockSyncLog(Document):
-	def start(self, outlet_group: str | None, trigger: str, job_id: str, total_outlets: int):
-		"""Create the record before the first outlet, so the run is visible while it works."""
+	# ── creation and resumption ─────────────────────────────────────────────────────────────
+
+	def queue(self, outlet_group: str | None, trigger: str, job_id: str, retry_of: str | None = None):
+		"""Create the run when it is enqueued, so it is visible (and deduplicated) before a worker starts."""
 		self.update(
 			{
-				"status": "Running",
+				"status": "Queued",
 				"outlet_group": outlet_group or ALL_OUTLETS,
 				"trigger": trigger,
 				"triggered_by": frappe.session.user,
 				"job_id": job_id,
-				"sync_datetime": now_datetime(),
-				"total_outlets": total_outlets,
-				"succeeded": 0,
-				"failed": 0,
-				"invoices_synced": 0,
+				"retry_of": retry_of,
+				**dict.fromkeys(("total_outlets", "processed", "succeeded", "failed", "invoices_synced"), 0),
 			}
 		)
 		return self.insert(ignore_permissions=True)
 
-	def record_chunk(self, results: list[dict]):
-		"""Add one chunk's outcomes. Called inside the chunk's transaction, so what the record
-		says was done and what was done are committed together."""
-		failures = [r for r in results if r["error"]]
-		for failure in failures:
-			self.append(
-				"outlet_errors",
-				{
-					"outlet": failure["outlet"],
-					"franchise_name": failure["franchise_name"],
-					"message": failure["error"],
-				},
-			).db_insert()
+	def resume(self, trigger: str):
+		"""Interrupted → Queued: the next worker continues after the outlets already recorded."""
+		self.db_set(
+			{"status": "Queued", "trigger": trigger, "resume_count": self.resume_count + 1, "ended_on": None}
+		)
+
+	# ── the worker's side ───────────────────────────────────────────────────────────────────
+
+	def acquire(self) -> bool:
+		"""Take the run's lock on this database connection. MariaDB frees it the moment the
+		connection ends, so a killed worker never leaves a stale lock behind."""
+		return frappe.db.sql("SELECT GET_LOCK(%s, 0)", self.lock_name)[0][0] == 1
+
+	def release(self):
+		frappe.db.sql("SELECT RELEASE_LOCK(%s)", self.lock_name)
+
+	@property
+	def lock_name(self) -> str:
+		return f"scoopjoy_run::{self.name}"
+
+	def begin(self, total_outlets: int):
 		self.db_set(
 			{
-				"succeeded": self.succeeded + len(results) - len(failures),
-				"failed": self.failed + len(failures),
-				"invoices_synced": self.invoices_synced + sum(r["invoices"] for r in results),
+				"status": "Running",
+				"total_outlets": total_outlets,
+				"sync_datetime": self.sync_datetime or now_datetime(),
+			}
+		)
+
+	def processed_outlets(self) -> set[str]:
+		return set(
+			frappe.get_all(
+				"Stock Sync Log Outlet",
+				filters={"parent": self.name, "parenttype": self.doctype},
+				pluck="outlet",
+			)
+		)
+
+	def record_chunk(self, results: list[dict]):
+		"""Add one row per outlet and update the counts. Called inside the chunk's transaction, so what
+		the record says was done and what was done are committed together."""
+		for result in results:
+			self.append("outlets", result).db_insert()
+		failed = sum(1 for r in results if r["result"] == "Failed")
+		self.db_set(
+			{
+				"processed": self.processed + len(results),
+				"succeeded": self.succeeded + len(results) - failed,
+				"failed": self.failed + failed,
+				"invoices_synced": self.invoices_synced + sum(r["invoices_synced"] for r in results),
 			},
 			update_modified=False,
 		)
 
-	def end_processing(self):
-		"""The worker has walked every outlet; the report job finalises the record."""
-		self.db_set("ended_on", now_datetime())
+	def cancellation_requested(self) -> bool:
+		# Redis, not the field: the worker's open transaction would not see a committed change.
+		return bool(frappe.cache.exists(self.cancel_key))
 
-	def fail(self, message: str):
-		self.db_set({"status": "Failed", "ended_on": now_datetime(), "summary": message})
+	@property
+	def cancel_key(self) -> str:
+		return f"scoopjoy_cancel::{self.name}"
+
+	def end_processing(self, cancelled: bool = False):
+		"""The worker is done; the report job finalises the record."""
+		self.db_set(
+			{
+				"status": "Cancelled" if cancelled else self.status,
+				"ended_on": now_datetime(),
+				"awaiting_report": 1,
+			}
+		)
+
+	def interrupt(self, reason: str):
+		"""The run stopped before its end; the next trigger resumes it, unless it keeps failing."""
+		given_up = self.resume_count >= MAX_RESUMES
+		self.db_set(
+			{
+				"status": "Failed" if given_up else "Interrupted",
+				"ended_on": now_datetime(),
+				"summary": _("Given up after {0} resumptions: {1}").format(self.resume_count, reason)
+				if given_up
+				else _("Interrupted after {0} of {1} outlets: {2}").format(
+					self.processed, self.total_outlets, reason
+				),
+			}
+		)
+
+	# ── the user's side ─────────────────────────────────────────────────────────────────────
+
+	def request_cancel(self):
+		if self.status == "Queued":  # no worker has it yet: take it off the queue and close it here
+			discard_job(self.job_id)
+			self.db_set("cancel_requested", 1)
+			self.end_processing(cancelled=True)
+			self.finalise()
+		elif self.status == "Running" and not self.awaiting_report:
+			self.db_set("cancel_requested", 1)
+			frappe.cache.set_value(self.cancel_key, 1, expires_in_sec=24 * 3600)
+		else:
+			frappe.throw(_("Only a queued or running stock sync can be cancelled."))
+
+	def failed_outlets(self) -> list[str]:
+		return [row.outlet for row in self.outlets if row.result == "Failed"]
+
+	# ── liveness and the end ────────────────────────────────────────────────────────────────
+
+	def is_active(self) -> bool:
+		return self.status in ACTIVE_STATUSES and not self.awaiting_report
+
+	def is_alive(self) -> bool:
+		"""Does some worker hold, or is RQ about to give one, this run? The run lock answers for a
+		started run at once, even after a kill -9; RQ's queue answers for one not yet started."""
+		if frappe.db.sql("SELECT IS_USED_LOCK(%s)", self.lock_name)[0][0]:
+			return True
+		return self.status == "Queued" and is_job_enqueued(self.job_id)
 
 	def finalise(self):
-		self.status = self.outcome()
-		self.duration = time_diff_in_seconds(self.ended_on, self.sync_datetime)
+		if self.status != "Cancelled":
+			self.status = self.outcome()
+		self.duration = time_diff_in_seconds(self.ended_on, self.sync_datetime) if self.sync_datetime else 0
 		self.summary = _("{0} of {1} outlets synced, {2} failed, {3} invoices marked as synced.").format(
 			self.succeeded, self.total_outlets, self.failed, self.invoices_synced
 		)
+		self.awaiting_report = 0
 		self.save(ignore_permissions=True)
 
 	def outcome(self) -> str:
@@ -80,16 +175,26 @@ class StockSyncLog(Document):
 		return "Completed with Errors" if self.failed else "Completed"
 
 	def completion_message(self) -> dict:
-		"""What the triggering user's Desk receives when the worker is done."""
+		"""What the triggering user's Desk receives when the worker stops."""
 		return {
 			"sync_log": self.name,
+			"status": self.outcome() if self.status == "Running" else self.status,  # as the report will say
 			"outlet_group": self.outlet_group,
 			"total": self.total_outlets,
+			"processed": self.processed,
 			"success": self.succeeded,
 			"errors": self.failed,
 			"invoices_synced": self.invoices_synced,
 			"error_details": [
 				{"outlet": row.outlet, "franchise_name": row.franchise_name, "message": row.message}
-				for row in self.outlet_errors[:ERROR_DETAILS_IN_MESSAGE]
-			],
+				for row in self.outlets
+				if row.result == "Failed"
+			][:ERROR_DETAILS_IN_MESSAGE],
 		}
+
+
+def discard_job(job_id: str):
+	"""Drop an RQ job that belongs to no live run, so `deduplicate=True` does not refuse the next one.
+	RQ keeps a dead worker's job in its "started" registry until its own cleanup runs."""
+	if job := get_job(job_id):
+		job.delete()

@@ -4,5 +4,5 @@
 from frappe.model.document import Document
 
 
-class StockSyncLogError(Document):
+class StockSyncLogOutlet(Document):
 	pass
