@@ -144,6 +144,9 @@ def enqueue_lock(timeout: int = 30):
 	"""A MariaDB named lock: atomic across processes and machines, freed if its holder dies."""
 	if frappe.db.sql("SELECT GET_LOCK(%s, %s)", (ENQUEUE_LOCK, timeout))[0][0] != 1:
 		frappe.throw(_("Another stock sync is being started; please try again."))
+	# End the transaction (nothing is written before this point): a new snapshot sees what the
+	# previous holder committed, which REPEATABLE READ would otherwise hide.
+	frappe.db.commit()  # nosemgrep: frappe-manual-commit
 	try:
 		yield
 	finally:
@@ -285,10 +288,10 @@ def sync_outlet_with_retries(outlet: dict, deadlocks_so_far: int = 0) -> dict:
 				frappe.throw(_("Outlet {0} deadlocked {1} times.").format(outlet.name, MAX_ATTEMPTS))
 			row["invoices_synced"] = sync_single_outlet(outlet)
 		except Exception as e:
-			if frappe.db.is_deadlocked(e):
+			if isinstance(e, frappe.QueryDeadlockError):
 				raise OutletDeadlock(outlet.name) from e  # savepoint gone with the transaction
 			frappe.db.rollback(save_point=savepoint)
-			if frappe.db.is_timedout(e) and attempt < MAX_ATTEMPTS:
+			if isinstance(e, frappe.QueryTimeoutError) and attempt < MAX_ATTEMPTS:
 				time.sleep(backoff(attempt))
 				continue
 			frappe.log_error(

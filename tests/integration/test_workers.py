@@ -1,18 +1,12 @@
 """Real RQ workers (`bench worker --burst`), the short-queue report, realtime on Redis, the shell."""
 
-import json
-import threading
-import time
-
 import pytest
 
 frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe bench (FRAPPE_BENCH)")
 
-from frappe.utils.background_jobs import get_redis_connection_without_auth  # noqa: E402
-
 from scoopjoy import stock_sync  # noqa: E402
 from tests.integration.conftest import bench_command, run_burst_worker  # noqa: E402
-from tests.integration.world import scoopjoy_job_ids  # noqa: E402
+from tests.integration.world import RealtimeRecorder, scoopjoy_job_ids  # noqa: E402
 
 
 @pytest.fixture
@@ -22,28 +16,6 @@ def small_world(world):
 	world.make_outlet("Broken", None)
 	world.commit()
 	return good
-
-
-class RealtimeRecorder:
-	"""Subscribes to the Redis channel Frappe's Socket.IO server listens on."""
-
-	def __init__(self):
-		self.pubsub = get_redis_connection_without_auth().pubsub()
-		self.pubsub.subscribe("events")
-		self.messages = []
-		self.thread = threading.Thread(target=self._listen, daemon=True)
-		self.thread.start()
-
-	def _listen(self):
-		for item in self.pubsub.listen():
-			if item["type"] == "message":
-				self.messages.append(json.loads(item["data"]))
-
-	def stop(self):
-		time.sleep(0.3)
-		self.pubsub.unsubscribe()
-		self.thread.join(timeout=5)
-		return [m for m in self.messages if m["namespace"] == frappe.local.site]
 
 
 def test_worker_runs_sync_then_report_on_short_queue(world, small_world, queues):

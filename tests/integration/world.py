@@ -4,9 +4,13 @@ Most invoices are written in bulk (the sync only reads name, docstatus, set_ware
 `make_erpnext_invoice` makes one through ERPNext's own validation and submit.
 """
 
+import json
+import threading
+import time
+
 import frappe
 from frappe.utils import nowdate
-from frappe.utils.background_jobs import get_queue
+from frappe.utils.background_jobs import get_queue, get_redis_connection_without_auth
 
 TEST_PREFIX = "SJT"
 
@@ -240,3 +244,25 @@ class World:
 			if frappe.db.exists(doctype, name):
 				frappe.delete_doc(doctype, name, force=True)
 		frappe.db.commit()
+
+
+class RealtimeRecorder:
+	"""Subscribes to the Redis channel Frappe's Socket.IO server listens on."""
+
+	def __init__(self):
+		self.pubsub = get_redis_connection_without_auth().pubsub()
+		self.pubsub.subscribe("events")
+		self.messages = []
+		self.thread = threading.Thread(target=self._listen, daemon=True)
+		self.thread.start()
+
+	def _listen(self):
+		for item in self.pubsub.listen():
+			if item["type"] == "message":
+				self.messages.append(json.loads(item["data"]))
+
+	def stop(self):
+		time.sleep(0.3)
+		self.pubsub.unsubscribe()
+		self.thread.join(timeout=5)
+		return [m for m in self.messages if m["namespace"] == frappe.local.site]

@@ -1,0 +1,341 @@
+"""Crash-safe runs with real `bench worker` processes: kill -9, time budget, concurrent enqueues,
+cancel, overlapping runs, retries."""
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe bench (FRAPPE_BENCH)")
+
+import psutil  # noqa: E402
+import pymysql  # noqa: E402
+from frappe.installer import update_site_config  # noqa: E402
+
+from scoopjoy import stock_sync  # noqa: E402
+from tests.integration.conftest import BENCH, SITE, run_burst_worker  # noqa: E402
+from tests.integration.world import RealtimeRecorder, scoopjoy_job_ids  # noqa: E402
+
+INVOICES_PER_OUTLET = 20
+
+
+def start_worker(queues: str = "long") -> subprocess.Popen:
+	"""A long-lived worker, as `bench start` runs them."""
+	env = {k: v for k, v in os.environ.items() if k != "CI"}
+	return subprocess.Popen(
+		["bench", "--site", SITE, "worker", "--queue", queues],
+		cwd=BENCH,
+		env=env,
+		stdout=subprocess.DEVNULL,
+		stderr=subprocess.DEVNULL,
+	)
+
+
+def kill_9(worker: subprocess.Popen):
+	"""SIGKILL the worker and every process under it at once, as a crash or OOM kill would. RQ's work
+	horse runs in a process group of its own (os.setsid), so killing the worker's group is not enough."""
+	family = [worker.pid, *(p.pid for p in psutil.Process(worker.pid).children(recursive=True))]
+	for pid in family:
+		with contextlib.suppress(ProcessLookupError):
+			os.kill(pid, signal.SIGKILL)
+	worker.wait(timeout=30)
+
+
+def wait_until(condition, timeout: float = 120, every: float = 0.05):
+	deadline = time.monotonic() + timeout
+	while time.monotonic() < deadline:
+		frappe.db.rollback()  # a fresh snapshot each look
+		if value := condition():
+			return value
+		time.sleep(every)
+	raise AssertionError(f"condition not met within {timeout} s")
+
+
+def processed(run: str) -> int:
+	return frappe.db.get_value("Stock Sync Log", run, "processed") or 0
+
+
+def rows(run: str) -> dict:
+	return {
+		row.outlet: row
+		for row in frappe.get_all(
+			"Stock Sync Log Outlet",
+			filters={"parent": run},
+			fields=["name", "outlet", "result", "invoices_synced", "attempts", "message", "creation"],
+		)
+	}
+
+
+def unsynced_in_group(world) -> int:
+	return frappe.db.count(
+		"POS Invoice",
+		{"set_warehouse": ("in", world.warehouses), "docstatus": 1, "custom_stock_synced": 0},
+	)
+
+
+@pytest.fixture
+def three_hundred_outlets(world):
+	outlets = []
+	for i in range(300):
+		outlet = world.make_outlet(f"K{i:03d}", world.make_warehouse(f"K{i:03d}"))
+		world.make_pending_invoices(outlet.warehouse, INVOICES_PER_OUTLET)
+		outlets.append(outlet)
+	world.commit()
+	return outlets
+
+
+@pytest.fixture
+def site_config():
+	"""Set site config keys for the workers (they read site_config.json), and remove them after."""
+	keys = []
+
+	def set_key(key, value):
+		keys.append(key)
+		update_site_config(key, value)
+		frappe.local.conf[key] = value
+
+	yield set_key
+	for key in keys:
+		update_site_config(key, "None")
+		frappe.local.conf.pop(key, None)
+
+
+def test_kill_9_mid_run_then_the_next_trigger_resumes(world, three_hundred_outlets, queues):
+	frappe.flags.in_test = False
+	run = stock_sync.enqueue_stock_sync(world.group)["sync_log"]
+	worker = start_worker()
+	try:
+		wait_until(lambda: processed(run) >= 100)
+	finally:
+		kill_9(worker)
+
+	before = rows(run)
+	assert 100 <= len(before) < 300, "the kill must land after some chunks and before the end"
+	assert frappe.db.get_value("Stock Sync Log", run, "status") == "Running"  # what the dead worker left
+
+	started = time.monotonic()
+	reply = stock_sync.enqueue_stock_sync(world.group)
+	detected_after = time.monotonic() - started
+	assert reply["sync_log"] == run and "resumes" in reply["message"], reply
+	assert detected_after < 5, "a dead run must not block the next enqueue"
+	assert scoopjoy_job_ids("long") == [f"{SITE}::scoopjoy_stock_sync::{world.group}"]
+
+	run_burst_worker("long,short")
+	log = frappe.get_doc("Stock Sync Log", run)
+	after = rows(run)
+	assert (log.status, log.resume_count, log.processed, log.total_outlets) == ("Completed", 1, 300, 300)
+	assert len(log.outlets) == 300 and set(after) == {o.name for o in three_hundred_outlets}
+	redone = [outlet for outlet, row in before.items() if after[outlet].name != row.name]
+	assert redone == []  # rows committed before the kill are the same rows: nothing was redone
+	assert log.invoices_synced == 300 * INVOICES_PER_OUTLET  # no invoice counted twice
+	assert unsynced_in_group(world) == 0
+	print(
+		f"\nkill -9 test: 300 outlets, killed after {len(before)} recorded, redone 0, "
+		f"dead run detected by the next enqueue in {detected_after:.3f} s"
+	)
+
+
+def test_time_budget_stops_at_a_chunk_boundary_and_the_scheduler_check_resumes(
+	world, three_hundred_outlets, queues, site_config
+):
+	site_config("scoopjoy_sync_time_budget", 1)
+	frappe.flags.in_test = False
+	run = stock_sync.enqueue_stock_sync(world.group)["sync_log"]
+	run_burst_worker("long,short")
+	log = frappe.get_doc("Stock Sync Log", run)
+	assert log.status == "Interrupted" and "time budget" in log.summary
+	assert 0 < log.processed < 300 and log.processed % stock_sync.CHUNK_SIZE == 0  # a chunk boundary
+	first_leg = rows(run)
+
+	site_config("scoopjoy_sync_time_budget", 3600)
+	stock_sync.resume_interrupted_runs()  # what the */5 scheduler event runs
+	run_burst_worker("long,short")
+	log = frappe.get_doc("Stock Sync Log", run)
+	assert (log.status, log.processed, log.resume_count) == ("Completed", 300, 1)
+	after = rows(run)
+	assert len(after) == 300 and all(after[o].name == row.name for o, row in first_leg.items())
+	assert unsynced_in_group(world) == 0
+
+
+def test_twenty_concurrent_callers_get_one_run_and_one_job(world, queues):
+	world.make_outlet("Only", world.make_warehouse("Only"))
+	world.commit()
+	barrier, replies, errors = threading.Barrier(20), [], []
+
+	def caller():
+		try:
+			frappe.init(site=SITE, sites_path=str(BENCH / "sites"))
+			frappe.connect()
+			frappe.set_user("Administrator")
+			barrier.wait(timeout=30)
+			replies.append(stock_sync.enqueue_stock_sync(world.group))
+			frappe.db.commit()
+		except Exception as e:
+			errors.append(e)
+		finally:
+			frappe.destroy()
+
+	threads = [threading.Thread(target=caller) for _ in range(20)]
+	for thread in threads:
+		thread.start()
+	for thread in threads:
+		thread.join(timeout=60)
+
+	assert errors == []
+	assert len(replies) == 20
+	assert len(world.logs()) == 1
+	assert scoopjoy_job_ids("long") == [f"{SITE}::scoopjoy_stock_sync::{world.group}"]
+	assert sum("queued" in r["message"] for r in replies) == 1
+	assert sum("already running" in r["message"] for r in replies) == 19
+	assert {r["sync_log"] for r in replies} == set(world.logs())
+
+
+def test_cancel_mid_run_keeps_what_was_done(world, three_hundred_outlets, queues):
+	frappe.flags.in_test = False
+	run = stock_sync.enqueue_stock_sync(world.group)["sync_log"]
+	recorder = RealtimeRecorder()
+	worker = start_worker("long,short")
+	try:
+		wait_until(lambda: processed(run) >= 50)
+		stock_sync.cancel_stock_sync(run)
+		wait_until(lambda: frappe.db.get_value("Stock Sync Log", run, "ended_on"))
+		wait_until(lambda: not frappe.db.get_value("Stock Sync Log", run, "awaiting_report"))
+	finally:
+		kill_9(worker)
+	messages = recorder.stop()
+
+	log = frappe.get_doc("Stock Sync Log", run)
+	assert log.status == "Cancelled" and log.cancel_requested
+	assert 50 <= log.processed < 300 and len(log.outlets) == log.processed
+	done = {row.outlet for row in log.outlets}
+	untouched = [o for o in three_hundred_outlets if o.name not in done]
+	assert untouched and all(world.synced(o.warehouse) == 0 for o in untouched)
+	assert all(world.unsynced(o.warehouse) == 0 for o in three_hundred_outlets if o.name in done)
+	[announced] = [m for m in messages if m["event"] == "scoopjoy_stock_sync_complete"]
+	assert announced["room"] == "user:Administrator" and announced["message"]["status"] == "Cancelled"
+
+
+def test_cancel_of_a_queued_run_takes_it_off_the_queue(world, queues):
+	world.make_outlet("Queued", world.make_warehouse("Queued"))
+	world.commit()
+	frappe.flags.in_test = False
+	run = stock_sync.enqueue_stock_sync(world.group)["sync_log"]
+	stock_sync.cancel_stock_sync(run)
+	assert frappe.db.get_value("Stock Sync Log", run, "status") == "Cancelled"
+	assert scoopjoy_job_ids("long") == []
+	with pytest.raises(frappe.ValidationError, match="Only a queued or running"):
+		stock_sync.cancel_stock_sync(run)
+
+
+def test_overlapping_runs_never_sync_an_outlet_twice(world, queues):
+	outlets = [world.make_outlet(f"O{i:03d}", world.make_warehouse(f"O{i:03d}")) for i in range(150)]
+	for outlet in outlets:
+		world.make_pending_invoices(outlet.warehouse, 10)
+	world.commit()
+	frappe.flags.in_test = False
+	group_run = stock_sync.enqueue_stock_sync(world.group)["sync_log"]
+	all_run = stock_sync.enqueue_stock_sync()["sync_log"]
+	world.extra_logs.append(all_run)
+
+	workers = [start_worker("long") for _ in range(2)]  # the two runs at once, one per core
+	try:
+		wait_until(
+			lambda: all(
+				frappe.db.get_value("Stock Sync Log", r, "awaiting_report") for r in (group_run, all_run)
+			),
+			timeout=300,
+		)
+	finally:
+		for worker in workers:
+			kill_9(worker)
+
+	group_log, all_log = (frappe.get_doc("Stock Sync Log", r) for r in (group_run, all_run))
+	ours = {o.name for o in outlets}
+	assert {row.outlet for row in group_log.outlets} == ours
+	assert ours <= {row.outlet for row in all_log.outlets}
+	both = [row.invoices_synced for log in (group_log, all_log) for row in log.outlets if row.outlet in ours]
+	assert sum(both) == 150 * 10  # every invoice flagged by exactly one of the two runs
+	assert not [row for log in (group_log, all_log) for row in log.outlets if row.result == "Failed"]
+	assert unsynced_in_group(world) == 0
+
+
+def test_lock_wait_timeout_is_retried_bad_data_is_not(world, site_config):
+	good = world.make_outlet("Busy", world.make_warehouse("Busy"))
+	invoices = world.make_pending_invoices(good.warehouse, 3)
+	bad = world.make_outlet("No WH", None)
+	world.commit()
+	site_config("scoopjoy_lock_wait_timeout", 1)
+
+	locked = threading.Event()
+	credentials = {  # read here: frappe.local is empty in another thread
+		"host": frappe.conf.db_host or "127.0.0.1",
+		"port": int(frappe.conf.db_port or 3306),
+		"user": frappe.conf.db_name,
+		"password": frappe.conf.db_password,
+		"database": frappe.conf.db_name,
+	}
+
+	def cashier_holding_an_invoice():
+		conn = pymysql.connect(**credentials)
+		with conn.cursor() as cursor:
+			cursor.execute("BEGIN")
+			cursor.execute("SELECT name FROM `tabPOS Invoice` WHERE name = %s FOR UPDATE", invoices[1])
+			locked.set()
+			time.sleep(1.8)  # longer than one attempt's 1 s wait, shorter than two attempts
+		conn.rollback()
+		conn.close()
+
+	cashier = threading.Thread(target=cashier_holding_an_invoice)
+	cashier.start()
+	assert locked.wait(timeout=10), "the cashier could not lock the invoice"
+	try:
+		stock_sync.process_stock_sync(world.group)
+	finally:
+		cashier.join()
+		frappe.db.sql("SET SESSION innodb_lock_wait_timeout = 50")
+
+	[run] = world.logs()
+	result = rows(run)
+	assert (result[good.name].result, result[good.name].invoices_synced) == ("Synced", 3), result[good.name]
+	assert 2 <= result[good.name].attempts <= stock_sync.MAX_ATTEMPTS  # retried, then it went through
+	assert (result[bad.name].result, result[bad.name].attempts) == ("Failed", 1)  # bad data: no retry
+
+
+def test_retry_failed_outlets_touches_only_the_failed_ones(world):
+	good = world.make_outlet("Good", world.make_warehouse("Good"))
+	world.make_pending_invoices(good.warehouse, 2)
+	fixed, still_bad = world.make_outlet("Fixed", None), world.make_outlet("Still Bad", None)
+	world.commit()
+	stock_sync.process_stock_sync(world.group)
+	[first] = world.logs()
+	assert frappe.db.get_value("Stock Sync Log", first, "failed") == 2
+
+	world.make_pending_invoices(good.warehouse, 3)  # new sales at the good outlet: not the retry's business
+	warehouse = world.make_warehouse("Fixed")
+	world.make_pending_invoices(warehouse, 4)
+	frappe.db.set_value("Franchise Agreement", fixed.name, "franchise_warehouse", warehouse)
+	world.commit()
+
+	reply = stock_sync.retry_failed_outlets(first)
+	retry = frappe.get_doc("Stock Sync Log", reply["sync_log"])
+	assert retry.retry_of == first and retry.name != first
+	outcome = {row.outlet: (row.result, row.invoices_synced) for row in retry.outlets}
+	assert outcome == {fixed.name: ("Synced", 4), still_bad.name: ("Failed", 0)}
+	assert world.unsynced(good.warehouse) == 3
+	assert retry.status == "Completed with Errors"
+
+
+def test_retry_and_cancel_need_the_sync_role(world):
+	world.make_outlet("Nowhere", None)
+	world.commit()
+	stock_sync.process_stock_sync(world.group)
+	[run] = world.logs()
+	frappe.set_user("Guest")
+	with pytest.raises(frappe.PermissionError):
+		stock_sync.retry_failed_outlets(run)
+	with pytest.raises(frappe.PermissionError):
+		stock_sync.cancel_stock_sync(run)
