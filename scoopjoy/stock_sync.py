@@ -16,6 +16,7 @@ import frappe
 from frappe import _
 from frappe.utils import cint, create_batch
 
+from scoopjoy import named_lock
 from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import ALL_OUTLETS, discard_job
 
 SYNC_ROLES = ("System Manager", "Stock Manager")
@@ -140,17 +141,13 @@ def start_run(outlet_group: str | None, trigger: str, retry_of: str | None = Non
 
 
 @contextmanager
-def enqueue_lock(timeout: int = 30):
-	"""A MariaDB named lock: atomic across processes and machines, freed if its holder dies."""
-	if frappe.db.sql("SELECT GET_LOCK(%s, %s)", (ENQUEUE_LOCK, timeout))[0][0] != 1:
-		frappe.throw(_("Another stock sync is being started; please try again."))
-	# End the transaction (nothing is written before this point): a new snapshot sees what the
-	# previous holder committed, which REPEATABLE READ would otherwise hide.
-	frappe.db.commit()  # nosemgrep: frappe-manual-commit
-	try:
+def enqueue_lock():
+	"""One caller at a time decides whether a run starts (see scoopjoy.named_lock)."""
+	with named_lock.held(ENQUEUE_LOCK, 30, _("Another stock sync is being started; please try again.")):
+		# End the transaction (nothing is written before this point): a new snapshot sees what the
+		# previous holder committed, which REPEATABLE READ would otherwise hide.
+		frappe.db.commit()  # nosemgrep: frappe-manual-commit
 		yield
-	finally:
-		frappe.db.sql("SELECT RELEASE_LOCK(%s)", ENQUEUE_LOCK)
 
 
 def latest_run(outlet_group: str | None):
@@ -242,7 +239,8 @@ def time_budget() -> int:
 def set_lock_wait_timeout():
 	# A cashier's open transaction should cost a retry, not InnoDB's 50 s default per attempt.
 	seconds = cint(frappe.conf.get("scoopjoy_lock_wait_timeout")) or 10
-	frappe.db.sql("SET SESSION innodb_lock_wait_timeout = %s", seconds)
+	# No query-builder form for SET SESSION; the value is an int from site config.
+	frappe.db.sql("SET SESSION innodb_lock_wait_timeout = %s", seconds)  # nosemgrep: frappe-using-db-sql
 
 
 def sync_chunk(run, chunk: list[dict]) -> str | None:
@@ -278,14 +276,15 @@ def sync_outlet_with_retries(outlet: dict, deadlocks_so_far: int = 0) -> dict:
 	"""One outlet, all or nothing, each attempt in its own savepoint: a failure leaves no partial
 	writes. Lock wait timeouts are retried with backoff; bad data fails at once."""
 	row = {"outlet": outlet.name, "franchise_name": outlet.franchise_name, "invoices_synced": 0}
+	if deadlocks_so_far >= MAX_ATTEMPTS:
+		message = _("Outlet {0} deadlocked {1} times.").format(outlet.name, deadlocks_so_far)
+		return outlet_failed(row, deadlocks_so_far, message, traceback=message)
 	attempt = deadlocks_so_far
 	while True:
 		attempt += 1
 		savepoint = f"outlet_{frappe.generate_hash(length=10)}"
 		frappe.db.savepoint(savepoint)
 		try:
-			if attempt > MAX_ATTEMPTS:
-				frappe.throw(_("Outlet {0} deadlocked {1} times.").format(outlet.name, MAX_ATTEMPTS))
 			row["invoices_synced"] = sync_single_outlet(outlet)
 		except Exception as e:
 			if isinstance(e, frappe.QueryDeadlockError):
@@ -294,14 +293,20 @@ def sync_outlet_with_retries(outlet: dict, deadlocks_so_far: int = 0) -> dict:
 			if isinstance(e, frappe.QueryTimeoutError) and attempt < MAX_ATTEMPTS:
 				time.sleep(backoff(attempt))
 				continue
-			frappe.log_error(
-				title=_("Stock sync failed for outlet {0}").format(outlet.name),
-				reference_doctype="Franchise Agreement",
-				reference_name=outlet.name,
-			)
-			return {**row, "result": "Failed", "attempts": attempt, "message": str(e) or type(e).__name__}
+			return outlet_failed(row, attempt, str(e) or type(e).__name__)
 		frappe.db.release_savepoint(savepoint)
 		return {**row, "result": "Synced", "attempts": attempt, "message": None}
+
+
+def outlet_failed(row: dict, attempts: int, message: str, traceback: str | None = None) -> dict:
+	"""Record the failure in Error Log (with the current traceback unless one is given)."""
+	frappe.log_error(
+		title=_("Stock sync failed for outlet {0}").format(row["outlet"]),
+		message=traceback,
+		reference_doctype="Franchise Agreement",
+		reference_name=row["outlet"],
+	)
+	return {**row, "result": "Failed", "attempts": attempts, "message": message}
 
 
 def backoff(attempt: int) -> float:

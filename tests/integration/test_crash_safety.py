@@ -305,6 +305,31 @@ def test_lock_wait_timeout_is_retried_bad_data_is_not(world, site_config):
 	assert (result[bad.name].result, result[bad.name].attempts) == ("Failed", 1)  # bad data: no retry
 
 
+def test_deadlock_redoes_the_chunk_and_gives_up_on_an_outlet_that_keeps_deadlocking(world):
+	outlets = {}
+	for label, count in (("A", 3), ("B", 2), ("C", 4), ("D", 5)):
+		outlets[label] = world.make_outlet(label, world.make_warehouse(label))
+		invoices = world.make_pending_invoices(outlets[label].warehouse, count)
+		if label == "B":
+			world.deadlock_on(invoices[0], times=2)  # then it goes through
+		if label == "D":
+			world.deadlock_on(invoices[0], times=99)  # never goes through
+	world.commit()
+
+	stock_sync.process_stock_sync(world.group)
+
+	[run] = world.logs()
+	result = rows(run)
+	outcome = {label: (result[o.name].result, result[o.name].invoices_synced) for label, o in outlets.items()}
+	assert outcome == {"A": ("Synced", 3), "B": ("Synced", 2), "C": ("Synced", 4), "D": ("Failed", 0)}
+	assert result[outlets["B"].name].attempts == 3  # two deadlocks, then success
+	assert result[outlets["D"].name].attempts == stock_sync.MAX_ATTEMPTS
+	assert "deadlocked" in result[outlets["D"].name].message
+	log = frappe.get_doc("Stock Sync Log", run)
+	assert (log.processed, log.invoices_synced) == (4, 9)  # redone chunks counted once
+	assert world.synced(outlets["D"].warehouse) == 0
+
+
 def test_retry_failed_outlets_touches_only_the_failed_ones(world):
 	good = world.make_outlet("Good", world.make_warehouse("Good"))
 	world.make_pending_invoices(good.warehouse, 2)

@@ -200,6 +200,24 @@ class World:
 		)
 		self.triggers.append(trigger)
 
+	def deadlock_on(self, invoice: str, times: int):
+		"""Make flagging this invoice fail with MariaDB's deadlock error (1213) `times` times. The count
+		is a session variable, which rollbacks do not reset (the run must be inline, in this session)."""
+		trigger = f"{self.tag.lower()}_deadlock_{len(self.triggers)}"
+		counter = f"@{trigger}"
+		frappe.db.commit()  # DDL commits implicitly; make that explicit
+		frappe.db.sql(
+			f"""CREATE TRIGGER `{trigger}` BEFORE UPDATE ON `tabPOS Invoice` FOR EACH ROW
+			BEGIN
+				IF NEW.name = {frappe.db.escape(invoice)} AND NEW.custom_stock_synced = 1
+					AND COALESCE({counter}, 0) < {int(times)} THEN
+					SET {counter} = COALESCE({counter}, 0) + 1;
+					SIGNAL SQLSTATE '40001' SET MYSQL_ERRNO = 1213, MESSAGE_TEXT = 'injected deadlock';
+				END IF;
+			END"""
+		)
+		self.triggers.append(trigger)
+
 	# ── queries ──
 	def unsynced(self, warehouse: str) -> int:
 		return frappe.db.count(

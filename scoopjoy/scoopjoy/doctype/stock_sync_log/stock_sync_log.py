@@ -19,6 +19,8 @@ from frappe.model.document import Document
 from frappe.utils import now_datetime, time_diff_in_seconds
 from frappe.utils.background_jobs import get_job, is_job_enqueued
 
+from scoopjoy import named_lock
+
 ALL_OUTLETS = "All"
 ACTIVE_STATUSES = ("Queued", "Running")
 MAX_RESUMES = 5
@@ -52,12 +54,11 @@ class StockSyncLog(Document):
 	# ── the worker's side ───────────────────────────────────────────────────────────────────
 
 	def acquire(self) -> bool:
-		"""Take the run's lock on this database connection. MariaDB frees it the moment the
-		connection ends, so a killed worker never leaves a stale lock behind."""
-		return frappe.db.sql("SELECT GET_LOCK(%s, 0)", self.lock_name)[0][0] == 1
+		"""Take the run's lock for this worker; a killed worker's lock is freed at once."""
+		return named_lock.acquire(self.lock_name)
 
 	def release(self):
-		frappe.db.sql("SELECT RELEASE_LOCK(%s)", self.lock_name)
+		named_lock.release(self.lock_name)
 
 	@property
 	def lock_name(self) -> str:
@@ -155,7 +156,7 @@ class StockSyncLog(Document):
 	def is_alive(self) -> bool:
 		"""Does some worker hold, or is RQ about to give one, this run? The run lock answers for a
 		started run at once, even after a kill -9; RQ's queue answers for one not yet started."""
-		if frappe.db.sql("SELECT IS_USED_LOCK(%s)", self.lock_name)[0][0]:
+		if named_lock.is_held(self.lock_name):
 			return True
 		return self.status == "Queued" and is_job_enqueued(self.job_id)
 
