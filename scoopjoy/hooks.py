@@ -11,11 +11,18 @@ required_apps = ["frappe/erpnext"]
 # Loaded on every Desk page: the listener that announces a finished stock sync.
 app_include_js = "/assets/scoopjoy/js/stock_sync_listener.js"
 
-doctype_list_js = {"Franchise Agreement": "public/js/franchise_agreement_list.js"}
+doctype_list_js = {
+	"Franchise Agreement": "public/js/franchise_agreement_list.js",
+	"Stock Sync Log": "public/js/stock_sync_log_list.js",
+}
 doctype_js = {"Stock Sync Log": "public/js/stock_sync_log.js"}
 
-# The POS Invoice flag the sync sets; applied on install and migrate.
-fixtures = [{"dt": "Custom Field", "filters": [["module", "=", "ScoopJoy"]]}]
+# The POS Invoice flag the sync sets, and the workspace's panel; applied on install and migrate.
+fixtures = [
+	{"dt": "Custom Field", "filters": [["module", "=", "ScoopJoy"]]},
+	# The "latest run" panel of the ScoopJoy workspace.
+	{"dt": "Custom HTML Block", "filters": [["name", "=", "ScoopJoy Latest Sync"]]},
+]
 
 # A *_long event: the scheduler runs it on the long queue, where a slow Redis cannot starve
 # the short default queue. It only enqueues the real job (which is deduplicated).

@@ -314,12 +314,15 @@ def backoff(attempt: int) -> float:
 
 
 def publish_outlet_progress(run, outlet: dict, position: int):
-	# frappe.publish_progress's "progress" event, addressed to the user who started the run rather
-	# than to whoever the worker's session happens to be.
+	"""Frappe's "progress" event, addressed to the user who started the run (not whoever the worker's
+	session is), and only when the whole percent moves: at most 100 messages however many outlets."""
+	percent = position * 100 / run.total_outlets
+	if int(percent) == int((position - 1) * 100 / run.total_outlets):
+		return
 	frappe.publish_realtime(
 		"progress",
 		{
-			"percent": position * 100 / run.total_outlets,
+			"percent": percent,
 			"title": _("Syncing Stock"),
 			"description": _("Outlet {0} ({1}/{2})").format(
 				outlet.franchise_name or outlet.name, position, run.total_outlets

@@ -4,7 +4,9 @@ frappe is imported inside the fixtures only, so that without a bench these modul
 by plain Python and skipped with a reason (see `frappe_or_skip`), not errored.
 """
 
+import contextlib
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -37,6 +39,30 @@ def run_burst_worker(queues: str) -> subprocess.CompletedProcess:
 	assert result.returncode == 0, result.stdout + result.stderr
 	frappe.db.rollback()  # end our snapshot, to read what the worker committed
 	return result
+
+
+def start_worker(queues: str = "long") -> subprocess.Popen:
+	"""A long-lived worker, as `bench start` runs them."""
+	env = {k: v for k, v in os.environ.items() if k != "CI"}
+	return subprocess.Popen(
+		["bench", "--site", SITE, "worker", "--queue", queues],
+		cwd=BENCH,
+		env=env,
+		stdout=subprocess.DEVNULL,
+		stderr=subprocess.DEVNULL,
+	)
+
+
+def kill_9(worker: subprocess.Popen):
+	"""SIGKILL the worker and every process under it at once, as a crash or OOM kill would. RQ's work
+	horse runs in a process group of its own (os.setsid), so killing the worker's group is not enough."""
+	import psutil  # comes with frappe
+
+	family = [worker.pid, *(p.pid for p in psutil.Process(worker.pid).children(recursive=True))]
+	for pid in family:
+		with contextlib.suppress(ProcessLookupError):
+			os.kill(pid, signal.SIGKILL)
+	worker.wait(timeout=30)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,10 +1,6 @@
 """Crash-safe runs with real `bench worker` processes: kill -9, time budget, concurrent enqueues,
 cancel, overlapping runs, retries."""
 
-import contextlib
-import os
-import signal
-import subprocess
 import threading
 import time
 
@@ -12,37 +8,14 @@ import pytest
 
 frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe bench (FRAPPE_BENCH)")
 
-import psutil  # noqa: E402
 import pymysql  # noqa: E402
 from frappe.installer import update_site_config  # noqa: E402
 
 from scoopjoy import stock_sync  # noqa: E402
-from tests.integration.conftest import BENCH, SITE, run_burst_worker  # noqa: E402
+from tests.integration.conftest import BENCH, SITE, kill_9, run_burst_worker, start_worker  # noqa: E402
 from tests.integration.world import RealtimeRecorder, scoopjoy_job_ids  # noqa: E402
 
 INVOICES_PER_OUTLET = 20
-
-
-def start_worker(queues: str = "long") -> subprocess.Popen:
-	"""A long-lived worker, as `bench start` runs them."""
-	env = {k: v for k, v in os.environ.items() if k != "CI"}
-	return subprocess.Popen(
-		["bench", "--site", SITE, "worker", "--queue", queues],
-		cwd=BENCH,
-		env=env,
-		stdout=subprocess.DEVNULL,
-		stderr=subprocess.DEVNULL,
-	)
-
-
-def kill_9(worker: subprocess.Popen):
-	"""SIGKILL the worker and every process under it at once, as a crash or OOM kill would. RQ's work
-	horse runs in a process group of its own (os.setsid), so killing the worker's group is not enough."""
-	family = [worker.pid, *(p.pid for p in psutil.Process(worker.pid).children(recursive=True))]
-	for pid in family:
-		with contextlib.suppress(ProcessLookupError):
-			os.kill(pid, signal.SIGKILL)
-	worker.wait(timeout=30)
 
 
 def wait_until(condition, timeout: float = 120, every: float = 0.05):

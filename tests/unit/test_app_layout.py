@@ -103,7 +103,10 @@ def test_custom_field_fixture_is_indexed_and_owned_by_the_module():
 def test_hooks_declare_fixtures_scheduler_and_desk_code():
 	h = hooks()
 	assert h["required_apps"] == ["frappe/erpnext"]
-	assert h["fixtures"] == [{"dt": "Custom Field", "filters": [["module", "=", "ScoopJoy"]]}]
+	assert h["fixtures"] == [
+		{"dt": "Custom Field", "filters": [["module", "=", "ScoopJoy"]]},
+		{"dt": "Custom HTML Block", "filters": [["name", "=", "ScoopJoy Latest Sync"]]},
+	]
 	assert h["scheduler_events"]["hourly_long"] == ["scoopjoy.stock_sync.enqueue_stock_sync"]
 	assert h["scheduler_events"]["cron"] == {"*/5 * * * *": ["scoopjoy.stock_sync.resume_interrupted_runs"]}
 	for path in [*h["doctype_list_js"].values(), *h["doctype_js"].values()]:
@@ -124,3 +127,29 @@ def test_desk_scripts_parse(script):
 		["node", "--check", str(APP / "public" / "js" / script)], capture_output=True, text=True
 	)
 	assert result.returncode == 0, result.stderr
+
+
+def test_workspace_shows_its_shortcuts_and_the_latest_run_panel():
+	workspace = json.loads((APP / "scoopjoy" / "workspace" / "scoopjoy" / "scoopjoy.json").read_text())
+	assert (workspace["name"], workspace["module"], workspace["public"]) == ("ScoopJoy", "ScoopJoy", 1)
+	blocks = json.loads(workspace["content"])
+	shortcuts = {s["label"]: s["link_to"] for s in workspace["shortcuts"]}
+	assert shortcuts == {
+		"Franchise Agreements": "Franchise Agreement",
+		"Outlet Groups": "Outlet Group",
+		"Stock Sync Logs": "Stock Sync Log",
+	}
+	assert {b["data"]["shortcut_name"] for b in blocks if b["type"] == "shortcut"} == set(shortcuts)
+	[panel] = [b["data"]["custom_block_name"] for b in blocks if b["type"] == "custom_block"]
+	[fixture] = json.loads((APP / "fixtures" / "custom_html_block.json").read_text())
+	assert panel == fixture["name"] == workspace["custom_blocks"][0]["custom_block_name"]
+	assert "Stock Sync Log" in fixture["script"] and "root_element" in fixture["script"]
+
+
+def test_user_facing_js_text_is_translated():
+	"""Every alert, button and label string in the Desk scripts goes through __()."""
+	for script in (APP / "public" / "js").glob("*.js"):
+		text = script.read_text()
+		for call in ("add_custom_button(", "add_inner_button(", "label: ", "description: "):
+			for chunk in text.split(call)[1:]:
+				assert chunk.lstrip().startswith("__("), f"{script.name}: {call}{chunk[:40]}"

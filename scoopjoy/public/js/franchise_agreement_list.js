@@ -21,7 +21,10 @@ frappe.listview_settings["Franchise Agreement"] = {
 				({ outlet_group }) =>
 					frappe
 						.call("scoopjoy.stock_sync.enqueue_stock_sync", { outlet_group: outlet_group || null })
-						.then(({ message }) => frappe.show_alert({ message: message.message, indicator: "blue" })),
+						.then(({ message }) => {
+							const link = `<a href="/app/stock-sync-log/${encodeURIComponent(message.sync_log)}">${message.sync_log}</a>`;
+							frappe.show_alert({ message: `${message.message} ${link}`, indicator: "blue" }, 10);
+						}),
 				__("Sync Stock"),
 				__("Start")
 			);

@@ -25,6 +25,18 @@ ALL_OUTLETS = "All"
 ACTIVE_STATUSES = ("Queued", "Running")
 MAX_RESUMES = 5
 ERROR_DETAILS_IN_MESSAGE = 20
+WATCHED_FIELDS = (
+	"name",
+	"status",
+	"total_outlets",
+	"processed",
+	"succeeded",
+	"failed",
+	"invoices_synced",
+	"cancel_requested",
+	"awaiting_report",
+	"resume_count",
+)
 
 
 class StockSyncLog(Document):
@@ -50,6 +62,7 @@ class StockSyncLog(Document):
 		self.db_set(
 			{"status": "Queued", "trigger": trigger, "resume_count": self.resume_count + 1, "ended_on": None}
 		)
+		self.notify_watchers()
 
 	# ── the worker's side ───────────────────────────────────────────────────────────────────
 
@@ -97,6 +110,7 @@ class StockSyncLog(Document):
 			},
 			update_modified=False,
 		)
+		self.notify_watchers()
 
 	def cancellation_requested(self) -> bool:
 		# Redis, not the field: the worker's open transaction would not see a committed change.
@@ -115,6 +129,7 @@ class StockSyncLog(Document):
 				"awaiting_report": 1,
 			}
 		)
+		self.notify_watchers()
 
 	def interrupt(self, reason: str):
 		"""The run stopped before its end; the next trigger resumes it, unless it keeps failing."""
@@ -129,6 +144,17 @@ class StockSyncLog(Document):
 					self.processed, self.total_outlets, reason
 				),
 			}
+		)
+		self.notify_watchers()
+
+	def notify_watchers(self):
+		"""Counters and status to whoever has this run's form open (its document room), once committed."""
+		frappe.publish_realtime(
+			"scoopjoy_stock_sync_run",
+			{field: self.get(field) for field in WATCHED_FIELDS},
+			doctype=self.doctype,
+			docname=self.name,
+			after_commit=True,
 		)
 
 	# ── the user's side ─────────────────────────────────────────────────────────────────────
@@ -169,6 +195,7 @@ class StockSyncLog(Document):
 		)
 		self.awaiting_report = 0
 		self.save(ignore_permissions=True)
+		self.notify_watchers()
 
 	def outcome(self) -> str:
 		if self.failed and not self.succeeded:
