@@ -137,43 +137,58 @@ def test_stock_manager_syncs_from_the_list_and_watches_it(desk, world, users, br
 
 	log_in(browser, users.manager)
 	page = open_desk_page(browser, "/app/franchise-agreement")
+	# Record, inside the page, every realtime message and what the progress dialog shows.
 	page.evaluate(
 		"""() => {
-			window.sj = { progress: [], done: [] };
+			window.sj = { progress: [], done: [], dialog: [] };
 			frappe.realtime.on("progress", (d) => window.sj.progress.push(d));
 			frappe.realtime.on("scoopjoy_stock_sync_complete", (d) => window.sj.done.push(d));
+			setInterval(() => {
+				const p = frappe.cur_progress;
+				if (!p || !p.is_visible) return;
+				const state = [p.title, p.percent, p.progress.find(".description").text()];
+				if (JSON.stringify(window.sj.dialog.at(-1)) !== JSON.stringify(state)) window.sj.dialog.push(state);
+			}, 25);
 		}"""
 	)
+	# A second tab, already in Desk, will hold the run's form open while it runs.
+	watcher = browser.new_page()
+	watcher.goto(f"{BASE}/app/stock-sync-log")
+	watcher.wait_for_function("() => window.frappe && frappe.realtime && frappe.realtime.socket")
 	page.screenshot(path=SCREENSHOTS / "1-list-with-sync-button.png")
 	page.get_by_role("button", name="Sync Stock").click()
 	dialog = page.locator(".modal.show")
-	dialog.locator('[data-fieldname="outlet_group"] input').fill(world.group)
-	page.wait_for_timeout(500)
+	dialog.locator('[data-fieldname="outlet_group"] input').press_sequentially(world.group, delay=30)
+	suggestion = dialog.get_by_role("option", name=world.group)
+	suggestion.wait_for()
 	page.screenshot(path=SCREENSHOTS / "1-sync-dialog.png")
+	suggestion.click()
 	dialog.get_by_role("button", name="Start").click()
-	page.locator("#alert-container").get_by_text("has been queued").wait_for(timeout=15000)
+	queued = page.locator("#alert-container").filter(has_text="has been queued")
+	run = queued.get_by_role("link").first.inner_text(timeout=15000)
 
-	# The progress dialog advances: sample what it shows until the run is done.
-	seen, shot = [], False
-	deadline = time.monotonic() + 120
-	while time.monotonic() < deadline and not page.evaluate("() => window.sj.done.length"):
-		state = page.evaluate(
-			"""() => frappe.cur_progress && frappe.cur_progress.is_visible
-				? [frappe.cur_progress.title, frappe.cur_progress.percent,
-					frappe.cur_progress.progress.find(".description").text()]
-				: null"""
-		)
-		if state and state not in seen:
-			seen.append(state)
-			if not shot and state[1] >= 20:
-				page.screenshot(path=SCREENSHOTS / "2-progress-dialog.png")
-				shot = True
-		page.wait_for_timeout(50)
+	# The form opens (in-app navigation) and must follow the run without a page reload.
+	watcher.evaluate(
+		"(run) => { window.sj_same_page = true; frappe.set_route('Form', 'Stock Sync Log', run); }", run
+	)
+	watcher.wait_for_function("(run) => window.cur_frm && cur_frm.doc.name === run", arg=run)
+	watcher.evaluate(
+		"""() => {
+			window.sj_counts = [];
+			setInterval(() => window.sj_counts.push(cur_frm.doc.processed), 25);
+		}"""
+	)
+
+	if page.evaluate("() => !!(frappe.cur_progress && frappe.cur_progress.is_visible)"):
+		page.screenshot(path=SCREENSHOTS / "2-progress-dialog.png")  # when the run is still going
+	page.wait_for_function("() => window.sj.done.length", timeout=120000)
+	seen = page.evaluate("() => window.sj.dialog")
 	assert len({percent for _, percent, _ in seen}) >= 2, seen
 	assert all(title == "Syncing Stock" for title, _, _ in seen)
 	assert any("/301)" in description for _, _, description in seen)
 
 	[done] = page.evaluate("() => window.sj.done")
+	assert done["sync_log"] == run
 	assert (done["total"], done["success"], done["errors"]) == (301, 300, 1)
 	progress = page.evaluate("() => window.sj.progress")
 	assert 2 <= len(progress) <= 101 and progress[-1]["percent"] == 100  # throttled, final 100 % kept
@@ -181,18 +196,28 @@ def test_stock_manager_syncs_from_the_list_and_watches_it(desk, world, users, br
 	alert.wait_for(timeout=10000)
 	page.screenshot(path=SCREENSHOTS / "3-completion-alert.png")
 
-	page.locator("#alert-container").get_by_role("link", name=done["sync_log"]).click()
-	page.wait_for_url(f"**/app/stock-sync-log/{done['sync_log']}")
-	page.get_by_text("301 of 301 outlets processed").wait_for(timeout=30000)
-	page.get_by_text(broken.franchise_name).first.wait_for()
-	page.get_by_text("has no franchise warehouse configured").first.wait_for()
-	page.screenshot(path=SCREENSHOTS / "4-stock-sync-log.png", full_page=True)
+	# The open form followed the run live, to its final status, in the same page.
+	form = watcher.locator('.page-container[data-page-route="Stock Sync Log"]')
+	form.locator(".form-message").get_by_text("Completed with Errors").wait_for(timeout=30000)
+	counts = set(watcher.evaluate("() => window.sj_counts"))
+	assert len(counts) >= 2, counts  # the counters moved while the form was open
+	assert watcher.evaluate("() => window.sj_same_page === true")
+	form.get_by_text("301 of 301 outlets processed").wait_for()
+	failures = form.locator(".scoopjoy-failed-outlets")
+	failures.get_by_text(broken.franchise_name).wait_for()
+	failures.get_by_text("has no franchise warehouse configured").wait_for()
+	watcher.screenshot(path=SCREENSHOTS / "4-stock-sync-log.png", full_page=True)
+	watcher.close()
+
+	# The completion alert links to the run.
+	page.locator("#alert-container").get_by_role("link", name=run).last.click()
+	page.wait_for_url(f"**/app/stock-sync-log/{run}")
 
 	page.goto(f"{BASE}/app/stock-sync-log")
 	page.locator(".list-row").first.wait_for()
 	page.screenshot(path=SCREENSHOTS / "5-stock-sync-log-list.png")
 	page.goto(f"{BASE}/app/scoopjoy")
-	page.locator(".scoopjoy-latest-sync").get_by_text(done["sync_log"]).wait_for(timeout=15000)
+	page.locator(".scoopjoy-latest-sync").get_by_text(run).wait_for(timeout=15000)
 	page.screenshot(path=SCREENSHOTS / "6-workspace.png")
 
 
