@@ -23,6 +23,8 @@ SYNC_ROLES = ("System Manager", "Stock Manager")
 CHUNK_SIZE = 50  # outlets per transaction: a crash loses at most this much uncommitted work
 INVOICE_PAGE_SIZE = 200  # invoices marked per UPDATE statement
 JOB_TIMEOUT = 1800
+FAN_OUT_THRESHOLD = 2000  # outlets; above this a run is split into batch jobs for several workers
+FAN_OUT_BATCH = 250  # outlets per batch job
 MAX_ATTEMPTS = 3  # per outlet, for deadlocks and lock wait timeouts; bad data is never retried
 COMPLETE_EVENT = "scoopjoy_stock_sync_complete"
 ENQUEUE_LOCK = "scoopjoy_enqueue"
@@ -198,27 +200,85 @@ def walk_outlets(run):
 	run.begin(len(done) + len(outlets))
 	set_lock_wait_timeout()
 	frappe.db.commit()  # the run is visibly Running  # nosemgrep: frappe-manual-commit
-	started = time.monotonic()
+	if len(outlets) > cint(frappe.conf.get("scoopjoy_fan_out_threshold") or FAN_OUT_THRESHOLD):
+		fan_out(run, outlets)
+		return
 
 	try:
-		for chunk in create_batch(outlets, CHUNK_SIZE):
-			if time.monotonic() - started > time_budget():
-				stop_interrupted(run, _("the run reached its time budget; the next trigger resumes it"))
-				return
-			if sync_chunk(run, chunk) == "cancelled":
-				break
+		outcome = walk_chunks(run, outlets)
 	except Exception as e:
 		frappe.db.rollback()
 		run.reload()
 		stop_interrupted(run, str(e) or type(e).__name__)
 		raise
+	if outcome == "out of time":
+		stop_interrupted(run, _("the run reached its time budget; the next trigger resumes it"))
+	else:
+		finish_stock_sync(run)
 
-	finish_stock_sync(run)
+
+def walk_chunks(run, outlets: list[dict]) -> str:
+	"""Sync the outlets chunk by chunk: "done", "cancelled", or "out of time" (stopped at a chunk
+	boundary before RQ's job timeout would kill the job mid-chunk)."""
+	started = time.monotonic()
+	for chunk in create_batch(outlets, CHUNK_SIZE):
+		if time.monotonic() - started > time_budget():
+			return "out of time"
+		if sync_chunk(run, chunk) == "cancelled":
+			return "cancelled"
+	return "done"
 
 
-def outlets_to_sync(run) -> list[dict]:
+def fan_out(run, outlets: list[dict]):
+	"""Split the run into batch jobs on the long queue, for as many workers as there are. Each
+	records into the same run; the last to finish (decided in the database) finishes the run."""
+	batch_size = cint(frappe.conf.get("scoopjoy_fan_out_batch")) or FAN_OUT_BATCH
+	batches = list(create_batch([o.name for o in outlets], batch_size))
+	run.fan_out(len(batches))
+	for batch, names in enumerate(batches):
+		frappe.enqueue(
+			"scoopjoy.stock_sync.process_outlet_batch",
+			queue="long",
+			timeout=JOB_TIMEOUT,
+			job_id=run.batch_job_id(batch),
+			deduplicate=True,
+			enqueue_after_commit=True,
+			sync_log=run.name,
+			generation=run.resume_count,
+			batch=batch,
+			outlets=names,
+		)
+	frappe.db.commit()  # releases the batch jobs  # nosemgrep: frappe-manual-commit
+
+
+def process_outlet_batch(sync_log: str, generation: int, batch: int, outlets: list[str]):
+	"""A fan-out worker: one batch of a run. A batch that dies or runs out of time is not counted as
+	finished, so the run is found dead when the others are done, and resumed."""
+	run = frappe.get_doc("Stock Sync Log", sync_log)
+	if not named_lock.acquire(run.batch_lock_name(batch)):
+		return
+	try:
+		run.reload()
+		if run.status != "Running" or run.resume_count != generation:
+			return  # cancelled or interrupted before it started, or the run was resumed without it
+		done = run.processed_outlets()
+		todo = [o for o in outlets_to_sync(run, names=outlets) if o.name not in done]
+		set_lock_wait_timeout()
+		if walk_chunks(run, todo) == "out of time":
+			return
+		if run.batch_done():
+			finish_stock_sync(run)
+		else:
+			frappe.db.commit()  # this batch counted  # nosemgrep: frappe-manual-commit
+	finally:
+		named_lock.release(run.batch_lock_name(batch))
+
+
+def outlets_to_sync(run, names: list[str] | None = None) -> list[dict]:
 	filters = {"docstatus": 1, "agreement_status": "Active"}
-	if run.retry_of:
+	if names is not None:
+		filters["name"] = ("in", names)
+	elif run.retry_of:
 		filters["name"] = ("in", frappe.get_doc("Stock Sync Log", run.retry_of).failed_outlets())
 	elif run.outlet_group != ALL_OUTLETS:
 		filters["outlet_group"] = run.outlet_group
@@ -387,6 +447,7 @@ def pending_invoice_page(pos_invoice, warehouse: str, after: str) -> list[str]:
 
 def finish_stock_sync(run):
 	"""Announce the outcome to the user who started the run, then chain the report."""
+	run.reload()  # every batch's rows and counts, when the run fanned out
 	run.end_processing(cancelled=run.cancellation_requested())
 	announce(run)
 	frappe.logger("scoopjoy").info(

@@ -113,3 +113,22 @@ def queues():
 	clear_scoopjoy_jobs()
 	yield
 	clear_scoopjoy_jobs()
+
+
+@pytest.fixture
+def site_config():
+	"""Set site config keys for the workers (they read site_config.json), and remove them after."""
+	keys = []
+
+	import frappe
+	from frappe.installer import update_site_config
+
+	def set_key(key, value):
+		keys.append(key)
+		update_site_config(key, value)
+		frappe.local.conf[key] = value
+
+	yield set_key
+	for key in keys:
+		update_site_config(key, "None")
+		frappe.local.conf.pop(key, None)

@@ -9,45 +9,19 @@ import pytest
 frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe bench (FRAPPE_BENCH)")
 
 import pymysql  # noqa: E402
-from frappe.installer import update_site_config  # noqa: E402
 
 from scoopjoy import stock_sync  # noqa: E402
 from tests.integration.conftest import BENCH, SITE, kill_9, run_burst_worker, start_worker  # noqa: E402
-from tests.integration.world import RealtimeRecorder, scoopjoy_job_ids  # noqa: E402
+from tests.integration.world import (  # noqa: E402
+	RealtimeRecorder,
+	processed,
+	rows,
+	scoopjoy_job_ids,
+	unsynced_in_group,
+	wait_until,
+)
 
 INVOICES_PER_OUTLET = 20
-
-
-def wait_until(condition, timeout: float = 120, every: float = 0.05):
-	deadline = time.monotonic() + timeout
-	while time.monotonic() < deadline:
-		frappe.db.rollback()  # a fresh snapshot each look
-		if value := condition():
-			return value
-		time.sleep(every)
-	raise AssertionError(f"condition not met within {timeout} s")
-
-
-def processed(run: str) -> int:
-	return frappe.db.get_value("Stock Sync Log", run, "processed") or 0
-
-
-def rows(run: str) -> dict:
-	return {
-		row.outlet: row
-		for row in frappe.get_all(
-			"Stock Sync Log Outlet",
-			filters={"parent": run},
-			fields=["name", "outlet", "result", "invoices_synced", "attempts", "message", "creation"],
-		)
-	}
-
-
-def unsynced_in_group(world) -> int:
-	return frappe.db.count(
-		"POS Invoice",
-		{"set_warehouse": ("in", world.warehouses), "docstatus": 1, "custom_stock_synced": 0},
-	)
 
 
 @pytest.fixture
@@ -59,22 +33,6 @@ def three_hundred_outlets(world):
 		outlets.append(outlet)
 	world.commit()
 	return outlets
-
-
-@pytest.fixture
-def site_config():
-	"""Set site config keys for the workers (they read site_config.json), and remove them after."""
-	keys = []
-
-	def set_key(key, value):
-		keys.append(key)
-		update_site_config(key, value)
-		frappe.local.conf[key] = value
-
-	yield set_key
-	for key in keys:
-		update_site_config(key, "None")
-		frappe.local.conf.pop(key, None)
 
 
 def test_kill_9_mid_run_then_the_next_trigger_resumes(world, three_hundred_outlets, queues):

@@ -15,7 +15,7 @@ from frappe.utils.background_jobs import get_queue, get_redis_connection_without
 TEST_PREFIX = "SJT"
 
 
-def test_company() -> str:
+def default_company() -> str:
 	return (
 		frappe.db.get_single_value("Global Defaults", "default_company")
 		or frappe.get_all("Company", pluck="name", limit=1)[0]
@@ -37,7 +37,7 @@ def scoopjoy_job_ids(queue_type: str) -> list[str]:
 class World:
 	def __init__(self):
 		self.tag = f"{TEST_PREFIX}{frappe.generate_hash(length=6).upper()}"
-		self.company = test_company()
+		self.company = default_company()
 		self.abbr = frappe.get_cached_value("Company", self.company, "abbr")
 		self.groups, self.warehouses, self.outlets, self.triggers = [], [], [], []
 		self.invoice_count = 0
@@ -284,3 +284,35 @@ class RealtimeRecorder:
 		self.pubsub.unsubscribe()
 		self.thread.join(timeout=5)
 		return [m for m in self.messages if m["namespace"] == frappe.local.site]
+
+
+def wait_until(condition, timeout: float = 120, every: float = 0.05):
+	deadline = time.monotonic() + timeout
+	while time.monotonic() < deadline:
+		frappe.db.rollback()  # a fresh snapshot each look
+		if value := condition():
+			return value
+		time.sleep(every)
+	raise AssertionError(f"condition not met within {timeout} s")
+
+
+def processed(run: str) -> int:
+	return frappe.db.get_value("Stock Sync Log", run, "processed") or 0
+
+
+def rows(run: str) -> dict:
+	return {
+		row.outlet: row
+		for row in frappe.get_all(
+			"Stock Sync Log Outlet",
+			filters={"parent": run},
+			fields=["name", "outlet", "result", "invoices_synced", "attempts", "message", "creation"],
+		)
+	}
+
+
+def unsynced_in_group(world) -> int:
+	return frappe.db.count(
+		"POS Invoice",
+		{"set_warehouse": ("in", world.warehouses), "docstatus": 1, "custom_stock_synced": 0},
+	)

@@ -17,14 +17,17 @@ import frappe
 from frappe import _
 from frappe.model.document import Document
 from frappe.utils import now_datetime, time_diff_in_seconds
-from frappe.utils.background_jobs import get_job, is_job_enqueued
+from frappe.utils.background_jobs import get_job
+from rq.job import JobStatus
 
 from scoopjoy import named_lock
 
 ALL_OUTLETS = "All"
 ACTIVE_STATUSES = ("Queued", "Running")
 MAX_RESUMES = 5
+JOB_START_GRACE = 10  # s a started job may take to acquire its named lock
 ERROR_DETAILS_IN_MESSAGE = 20
+COUNTERS = ("processed", "succeeded", "failed", "invoices_synced")
 WATCHED_FIELDS = (
 	"name",
 	"status",
@@ -36,6 +39,8 @@ WATCHED_FIELDS = (
 	"cancel_requested",
 	"awaiting_report",
 	"resume_count",
+	"fan_out_jobs",
+	"fan_out_done",
 )
 
 
@@ -60,7 +65,14 @@ class StockSyncLog(Document):
 	def resume(self, trigger: str):
 		"""Interrupted → Queued: the next worker continues after the outlets already recorded."""
 		self.db_set(
-			{"status": "Queued", "trigger": trigger, "resume_count": self.resume_count + 1, "ended_on": None}
+			{
+				"status": "Queued",
+				"trigger": trigger,
+				"resume_count": self.resume_count + 1,
+				"ended_on": None,
+				"fan_out_jobs": 0,
+				"fan_out_done": 0,
+			}
 		)
 		self.notify_watchers()
 
@@ -96,21 +108,44 @@ class StockSyncLog(Document):
 		)
 
 	def record_chunk(self, results: list[dict]):
-		"""Add one row per outlet and update the counts. Called inside the chunk's transaction, so what
-		the record says was done and what was done are committed together."""
+		"""Add one row per outlet and add to the counters. Called inside the chunk's transaction, so
+		what the record says was done and what was done are committed together. The counters are
+		incremented in SQL, not overwritten, because parallel batches of one run record at once."""
 		for result in results:
 			self.append("outlets", result).db_insert()
 		failed = sum(1 for r in results if r["result"] == "Failed")
-		self.db_set(
-			{
-				"processed": self.processed + len(results),
-				"succeeded": self.succeeded + len(results) - failed,
-				"failed": self.failed + failed,
-				"invoices_synced": self.invoices_synced + sum(r["invoices_synced"] for r in results),
-			},
-			update_modified=False,
-		)
+		log = frappe.qb.DocType(self.doctype)
+		frappe.qb.update(log).set(log.processed, log.processed + len(results)).set(
+			log.succeeded, log.succeeded + len(results) - failed
+		).set(log.failed, log.failed + failed).set(
+			log.invoices_synced, log.invoices_synced + sum(r["invoices_synced"] for r in results)
+		).where(log.name == self.name).run()
+		self.load_counters()
 		self.notify_watchers()
+
+	def load_counters(self):
+		"""The run's totals as the database has them; after our UPDATE this includes every batch."""
+		self.update(frappe.db.get_value(self.doctype, self.name, COUNTERS, as_dict=True))
+
+	# ── fan-out: one run, several batch jobs ────────────────────────────────────────────────
+
+	def fan_out(self, batches: int):
+		self.db_set({"fan_out_jobs": batches, "fan_out_done": 0})
+
+	def batch_job_id(self, batch: int) -> str:
+		# The resume count keeps a resumed run's batches apart from the dead ones RQ may still list.
+		return f"{self.job_id}::{self.name}::{self.resume_count}::batch-{batch}"
+
+	def batch_lock_name(self, batch: int) -> str:
+		return f"{self.lock_name}::{batch}"
+
+	def batch_done(self) -> bool:
+		"""Count one finished batch. True for exactly one caller, the last: the UPDATE locks the row
+		until the caller commits, so the batches count one after another."""
+		log = frappe.qb.DocType(self.doctype)
+		frappe.qb.update(log).set(log.fan_out_done, log.fan_out_done + 1).where(log.name == self.name).run()
+		done, jobs = frappe.db.get_value(self.doctype, self.name, ["fan_out_done", "fan_out_jobs"])
+		return done == jobs
 
 	def cancellation_requested(self) -> bool:
 		# Redis, not the field: the worker's open transaction would not see a committed change.
@@ -180,11 +215,15 @@ class StockSyncLog(Document):
 		return self.status in ACTIVE_STATUSES and not self.awaiting_report
 
 	def is_alive(self) -> bool:
-		"""Does some worker hold, or is RQ about to give one, this run? The run lock answers for a
-		started run at once, even after a kill -9; RQ's queue answers for one not yet started."""
+		"""Does some worker hold, or is RQ about to give one, this run (or one of its batches)? The
+		named locks answer for started work at once, even after a kill -9; RQ's queue answers for
+		work not yet started."""
 		if named_lock.is_held(self.lock_name):
 			return True
-		return self.status == "Queued" and is_job_enqueued(self.job_id)
+		for batch in range(self.fan_out_jobs or 0):
+			if named_lock.is_held(self.batch_lock_name(batch)) or rq_job_pending(self.batch_job_id(batch)):
+				return True
+		return self.status == "Queued" and rq_job_pending(self.job_id)
 
 	def finalise(self):
 		if self.status != "Cancelled":
@@ -219,6 +258,13 @@ class StockSyncLog(Document):
 				if row.result == "Failed"
 			][:ERROR_DETAILS_IN_MESSAGE],
 		}
+
+
+def rq_job_pending(job_id: str) -> bool:
+	"""Waiting in RQ's queue. A started job counts only through its named lock: a killed worker's job
+	stays "started" in RQ until RQ cleans up, so RQ's word would keep a dead run alive."""
+	job = get_job(job_id)
+	return bool(job) and job.get_status() == JobStatus.QUEUED
 
 
 def discard_job(job_id: str):

@@ -1,0 +1,350 @@
+"""Benchmark: the seed's loop, scoopjoy's process_stock_sync and the database floor, on the same data.
+
+	bench --site SITE execute scoopjoy.benchmarks.stock_sync.run \\
+		--kwargs "{'outlets': 500, 'invoices_per_outlet': 100}"
+	bench --site SITE execute scoopjoy.benchmarks.stock_sync.fan_out \\
+		--kwargs "{'outlets': 5000, 'invoices_per_outlet': 10, 'workers': [1, 2]}"
+
+Everything it creates is named SJBENCH… (outlet group, warehouses, agreements, invoices) and removed
+at the end. Use a test site: it commits.
+"""
+
+import os
+import platform
+import subprocess
+import time
+import tracemalloc
+from contextlib import contextmanager
+from unittest import mock
+
+import frappe
+from frappe.installer import update_site_config
+from frappe.utils import create_batch, get_bench_path, nowdate
+
+from scoopjoy import stock_sync
+from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import discard_job
+
+PREFIX = "SJBENCH"
+
+
+def run(outlets: int = 500, invoices_per_outlet: int = 100, memory: bool = True) -> list[dict]:
+	"""Time the three variants (and ours without progress messages) and print a table."""
+	stock_sync.check_sync_permission()
+	fixture = Fixture(outlets, invoices_per_outlet)
+	try:
+		variants = {
+			"seed loop": lambda: seed_process_stock_sync(fixture.group),
+			"scoopjoy": lambda: scoopjoy_run(fixture.group),
+			"scoopjoy, no progress": lambda: scoopjoy_run(fixture.group, progress=False),
+			"floor": lambda: floor(fixture.group),
+		}
+		rows = [measure(name, variant, fixture, memory) for name, variant in variants.items()]
+	finally:
+		fixture.remove()
+	print_table(rows, fixture)
+	return rows
+
+
+# ── the three variants ──────────────────────────────────────────────────────────────────────
+
+
+def seed_process_stock_sync(outlet_group: str):
+	"""The seed, as it was: chunks of 50 outlets, a commit per chunk, try/except per outlet."""
+	outlets = frappe.get_all(
+		"Franchise Agreement",
+		filters={"docstatus": 1, "agreement_status": "Active", "outlet_group": outlet_group},
+		fields=["name", "franchise_name", "franchise_warehouse"],
+		order_by="territory asc",
+	)
+	errors = []
+	for chunk in create_batch(outlets, 50):
+		for outlet in chunk:
+			try:
+				seed_sync_single_outlet(outlet)
+			except Exception as e:
+				errors.append({"outlet": outlet.name, "error": str(e)})
+		frappe.db.commit()  # nosemgrep: frappe-manual-commit
+	return errors
+
+
+def seed_sync_single_outlet(outlet):
+	"""The seed's per-outlet work: get_all with limit=100 (looped until done, so both variants do the
+	same work), then one set_value per invoice."""
+	warehouse = outlet.franchise_warehouse
+	if not warehouse:
+		raise frappe.ValidationError(f"No warehouse configured for {outlet.name}")
+	while invoices := frappe.get_all(
+		"POS Invoice",
+		filters={"set_warehouse": warehouse, "docstatus": 1, "custom_stock_synced": 0},
+		fields=["name"],
+		limit=100,
+	):
+		for invoice in invoices:
+			frappe.db.set_value("POS Invoice", invoice.name, "custom_stock_synced", 1)
+
+
+def scoopjoy_run(outlet_group: str, progress: bool = True):
+	"""process_stock_sync as the worker calls it, with its run record, rows and realtime messages."""
+	with mock.patch.object(stock_sync, "publish_outlet_progress") if not progress else _nothing():
+		stock_sync.process_stock_sync(outlet_group, trigger="CLI")
+	discard_job(stock_sync.report_job_id(outlet_group))  # the report it chained: not part of the run
+
+
+def floor(outlet_group: str):
+	"""The least the database must do: one UPDATE per chunk of 50 outlets, a commit per chunk."""
+	warehouses = frappe.get_all(
+		"Franchise Agreement",
+		filters={"docstatus": 1, "agreement_status": "Active", "outlet_group": outlet_group},
+		pluck="franchise_warehouse",
+		order_by="territory asc",
+	)
+	invoice = frappe.qb.DocType("POS Invoice")
+	for chunk in create_batch(warehouses, 50):
+		frappe.qb.update(invoice).set(invoice.custom_stock_synced, 1).where(
+			invoice.set_warehouse.isin(chunk) & (invoice.docstatus == 1) & (invoice.custom_stock_synced == 0)
+		).run()
+		frappe.db.commit()  # nosemgrep: frappe-manual-commit
+
+
+@contextmanager
+def _nothing():
+	yield
+
+
+# ── measuring ───────────────────────────────────────────────────────────────────────────────
+
+
+def measure(name: str, variant, fixture, memory: bool) -> dict:
+	fixture.reset()
+	statements_before = statements()
+	started = time.perf_counter()
+	variant()
+	seconds = time.perf_counter() - started
+	sql = statements() - statements_before - 1
+	assert fixture.pending() == 0, f"{name} left invoices unsynced"
+	peak = None
+	if memory:  # a second pass: tracemalloc slows Python down, so it is not timed
+		fixture.reset()
+		tracemalloc.start()
+		variant()
+		peak = tracemalloc.get_traced_memory()[1]
+		tracemalloc.stop()
+	return {
+		"variant": name,
+		"seconds": seconds,
+		"invoices_per_second": fixture.invoices / seconds,
+		"sql_statements": sql,
+		"peak_python_mib": peak / 2**20 if peak is not None else None,
+	}
+
+
+def statements() -> int:
+	"""Statements this connection has sent, as MariaDB counts them."""
+	return int(frappe.db.sql("SHOW SESSION STATUS LIKE 'Questions'")[0][1])  # nosemgrep: frappe-using-db-sql
+
+
+def print_table(rows: list[dict], fixture):
+	seed, ours, quiet, floor_ = (rows[i]["seconds"] for i in range(4))
+	print(
+		f"\nstock sync benchmark: {fixture.outlets} outlets × {fixture.per_outlet} invoices = "
+		f"{fixture.invoices} invoices; {machine()}"
+	)
+	print(f"{'variant':<24}{'wall s':>9}{'invoices/s':>12}{'SQL stmts':>11}{'peak MiB':>10}")
+	for row in rows:
+		peak = f"{row['peak_python_mib']:.1f}" if row["peak_python_mib"] is not None else "-"
+		print(
+			f"{row['variant']:<24}{row['seconds']:>9.2f}{row['invoices_per_second']:>12,.0f}"
+			f"{row['sql_statements']:>11,}{peak:>10}"
+		)
+	print(
+		f"ours/seed = {ours / seed:.3f}   ours/floor = {ours / floor_:.2f}   "
+		f"progress overhead = {(ours - quiet) / quiet:+.1%}"
+	)
+
+
+def machine() -> str:
+	version = frappe.db.sql("SELECT VERSION()")[0][0]  # nosemgrep: frappe-using-db-sql
+	return f"{os.cpu_count()} cores, Python {platform.python_version()}, MariaDB {version}, Frappe {frappe.__version__}"
+
+
+# ── fan-out: one run over several workers ───────────────────────────────────────────────────
+
+
+def fan_out(
+	outlets: int = 5000, invoices_per_outlet: int = 10, workers: list[int] | None = None
+) -> list[dict]:
+	"""Time one fanned-out run with 1, then 2 (…) real `bench worker` processes."""
+	stock_sync.check_sync_permission()
+	fixture = Fixture(outlets, invoices_per_outlet)
+	rows = []
+	try:
+		update_site_config("scoopjoy_fan_out_threshold", 1)
+		for count in workers or [1, 2]:
+			fixture.reset()
+			processes = start_workers(count)
+			try:
+				started = time.perf_counter()
+				run_name = stock_sync.enqueue_stock_sync(fixture.group)["sync_log"]
+				ended = wait_for_run(run_name)
+				seconds = time.perf_counter() - started
+			finally:
+				for process in processes:
+					process.kill()
+					process.wait()
+			assert fixture.pending() == 0 and ended.status == "Completed", ended
+			rows.append({"workers": count, "seconds": seconds, "batches": ended.fan_out_jobs})
+	finally:
+		update_site_config("scoopjoy_fan_out_threshold", "None")
+		fixture.remove()
+	print(f"\nfan-out: {fixture.outlets} outlets × {fixture.per_outlet} invoices; {machine()}")
+	for row in rows:
+		print(
+			f"{row['workers']} worker(s): {row['seconds']:.2f} s over {row['batches']} batches, "
+			f"speed-up ×{rows[0]['seconds'] / row['seconds']:.2f}"
+		)
+	return rows
+
+
+def start_workers(count: int) -> list[subprocess.Popen]:
+	env = {k: v for k, v in os.environ.items() if k != "CI"}
+	processes = [
+		subprocess.Popen(
+			["bench", "--site", frappe.local.site, "worker", "--queue", "long,short"],
+			cwd=get_bench_path(),
+			env=env,
+			stdout=subprocess.DEVNULL,
+			stderr=subprocess.DEVNULL,
+		)
+		for _ in range(count)
+	]
+	time.sleep(6)  # let them start, so start-up is not timed
+	return processes
+
+
+def wait_for_run(name: str, timeout: int = 1800):
+	deadline = time.monotonic() + timeout
+	while time.monotonic() < deadline:
+		frappe.db.rollback()
+		run = frappe.db.get_value(
+			"Stock Sync Log", name, ["status", "awaiting_report", "fan_out_jobs", "ended_on"], as_dict=True
+		)
+		if run.ended_on and not run.awaiting_report:
+			return run
+		time.sleep(0.2)
+	raise TimeoutError(name)
+
+
+# ── the data ────────────────────────────────────────────────────────────────────────────────
+
+
+class Fixture:
+	"""Outlets, warehouses and pending POS Invoices written in bulk, all named SJBENCH…."""
+
+	def __init__(self, outlets: int, per_outlet: int):
+		self.outlets, self.per_outlet, self.invoices = outlets, per_outlet, outlets * per_outlet
+		self.tag = f"{PREFIX}{frappe.generate_hash(length=5).upper()}"
+		self.group = self.tag
+		company = (
+			frappe.db.get_single_value("Global Defaults", "default_company")
+			or frappe.get_all("Company", pluck="name", limit=1)[0]
+		)
+		abbr = frappe.get_cached_value("Company", company, "abbr")
+		territory = frappe.get_all("Territory", filters={"is_group": 0}, pluck="name", limit=1)[0]
+		now = frappe.utils.now()
+		audit = (now, now, "Administrator", "Administrator")
+		self.warehouses = [f"{self.tag} W{i:05d} - {abbr}" for i in range(outlets)]
+
+		frappe.get_doc({"doctype": "Outlet Group", "outlet_group_name": self.group}).insert()
+		frappe.db.bulk_insert(
+			"Warehouse",
+			[
+				"name",
+				"warehouse_name",
+				"company",
+				"disabled",
+				"is_group",
+				"creation",
+				"modified",
+				"owner",
+				"modified_by",
+			],
+			[(w, w, company, 0, 0, *audit) for w in self.warehouses],
+		)
+		frappe.db.bulk_insert(
+			"Franchise Agreement",
+			[
+				"name",
+				"franchise_name",
+				"franchise_warehouse",
+				"outlet_group",
+				"territory",
+				"agreement_status",
+				"docstatus",
+				"creation",
+				"modified",
+				"owner",
+				"modified_by",
+			],
+			[
+				(
+					f"{self.tag}-FA{i:05d}",
+					f"{self.tag} Outlet {i}",
+					w,
+					self.group,
+					territory,
+					"Active",
+					1,
+					*audit,
+				)
+				for i, w in enumerate(self.warehouses)
+			],
+		)
+		frappe.db.bulk_insert(
+			"POS Invoice",
+			[
+				"name",
+				"docstatus",
+				"company",
+				"posting_date",
+				"set_warehouse",
+				"custom_stock_synced",
+				"creation",
+				"modified",
+				"owner",
+				"modified_by",
+			],
+			(
+				(f"{self.tag}-{i:05d}-{j:04d}", 1, company, nowdate(), w, 0, *audit)
+				for i, w in enumerate(self.warehouses)
+				for j in range(per_outlet)
+			),
+		)
+		frappe.db.commit()  # nosemgrep: frappe-manual-commit
+
+	def reset(self):
+		invoice = frappe.qb.DocType("POS Invoice")
+		frappe.qb.update(invoice).set(invoice.custom_stock_synced, 0).where(
+			invoice.name.like(f"{self.tag}-%")
+		).run()
+		self.remove_logs()
+		frappe.db.commit()  # nosemgrep: frappe-manual-commit
+
+	def pending(self) -> int:
+		frappe.db.rollback()
+		return frappe.db.count("POS Invoice", {"name": ("like", f"{self.tag}-%"), "custom_stock_synced": 0})
+
+	def remove_logs(self):
+		logs = frappe.get_all("Stock Sync Log", filters={"outlet_group": self.group}, pluck="name")
+		if logs:
+			frappe.db.delete("Stock Sync Log Outlet", {"parent": ("in", logs)})
+			frappe.db.delete("Stock Sync Log", {"name": ("in", logs)})
+
+	def remove(self):
+		frappe.db.rollback()
+		self.remove_logs()
+		frappe.db.delete("POS Invoice", {"name": ("like", f"{self.tag}-%")})
+		frappe.db.delete("Error Log", {"reference_name": ("like", f"{self.tag}-%")})
+		frappe.db.delete("Franchise Agreement", {"name": ("like", f"{self.tag}-%")})
+		frappe.db.delete("Warehouse", {"name": ("like", f"{self.tag} W%")})
+		frappe.db.delete("Outlet Group", self.group)
+		frappe.db.commit()  # nosemgrep: frappe-manual-commit

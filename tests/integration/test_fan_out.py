@@ -1,0 +1,113 @@
+"""Fan-out: one run split into batch jobs, processed by two real workers at once."""
+
+import time
+
+import pytest
+
+frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe bench (FRAPPE_BENCH)")
+
+from scoopjoy import stock_sync  # noqa: E402
+from tests.integration.conftest import kill_9, start_worker  # noqa: E402
+from tests.integration.world import RealtimeRecorder, processed, rows, scoopjoy_job_ids, wait_until  # noqa: E402
+
+OUTLETS, INVOICES = 400, 5
+
+
+@pytest.fixture
+def fanned_out(world, queues, site_config):
+	"""400 outlets; runs over 100 outlets fan out in batches of 50 (8 batch jobs)."""
+	outlets = []
+	for i in range(OUTLETS):
+		outlet = world.make_outlet(f"F{i:03d}", world.make_warehouse(f"F{i:03d}"))
+		world.make_pending_invoices(outlet.warehouse, INVOICES)
+		outlets.append(outlet)
+	world.commit()
+	site_config("scoopjoy_fan_out_threshold", 100)
+	site_config("scoopjoy_fan_out_batch", 50)
+	frappe.flags.in_test = False
+	return outlets
+
+
+@pytest.fixture
+def two_workers():
+	workers = [start_worker("long,short") for _ in range(2)]
+	yield workers
+	for worker in workers:
+		kill_9(worker)
+
+
+def final(run: str):
+	return wait_until(
+		lambda: (
+			frappe.db.get_value(
+				"Stock Sync Log", run, ["status", "awaiting_report", "ended_on"], as_dict=True
+			).status
+			not in ("Queued", "Running")
+		),
+		timeout=180,
+	)
+
+
+def test_two_workers_share_one_run_and_exactly_one_finishes_it(world, fanned_out, two_workers):
+	recorder = RealtimeRecorder()
+	run = stock_sync.enqueue_stock_sync(world.group)["sync_log"]
+	wait_until(lambda: frappe.db.get_value("Stock Sync Log", run, "fan_out_jobs"))
+	again = stock_sync.enqueue_stock_sync(world.group)  # dedup holds while the batches run
+	assert again["sync_log"] == run and "already running" in again["message"]
+	final(run)
+	messages = recorder.stop()
+
+	log = frappe.get_doc("Stock Sync Log", run)
+	assert (log.status, log.fan_out_jobs, log.fan_out_done) == ("Completed", 8, 8)
+	assert (log.processed, log.succeeded, log.invoices_synced) == (OUTLETS, OUTLETS, OUTLETS * INVOICES)
+	assert len(log.outlets) == OUTLETS and len({row.outlet for row in log.outlets}) == OUTLETS
+	done = [
+		m
+		for m in messages
+		if m["event"] == "scoopjoy_stock_sync_complete" and m["message"]["sync_log"] == run
+	]
+	assert len(done) == 1  # the last batch, and only it, finished the run
+	assert (
+		frappe.db.count("POS Invoice", {"set_warehouse": ("in", world.warehouses), "custom_stock_synced": 0})
+		== 0
+	)
+
+
+def test_a_killed_fan_out_is_resumed_without_redoing_batches(world, fanned_out, two_workers):
+	run = stock_sync.enqueue_stock_sync(world.group)["sync_log"]
+	wait_until(lambda: processed(run) >= 100)
+	for worker in two_workers:
+		kill_9(worker)
+	before = rows(run)
+	assert 100 <= len(before) < OUTLETS
+
+	# The batches still queued are live work: a new click must not start over.
+	again = stock_sync.enqueue_stock_sync(world.group)
+	assert again["sync_log"] == run and "already running" in again["message"], again
+	two_workers[:] = [start_worker("long,short") for _ in range(2)]
+	# They drain the queued batches; the two killed batches leave the run unfinished and dead...
+	wait_until(lambda: not frappe.get_doc("Stock Sync Log", run).is_alive(), timeout=180)
+	assert frappe.db.get_value("Stock Sync Log", run, "status") == "Running"
+	# ...until the next trigger resumes it.
+	reply = stock_sync.enqueue_stock_sync(world.group)
+	assert reply["sync_log"] == run and "resumes" in reply["message"], reply
+	final(run)
+
+	log = frappe.get_doc("Stock Sync Log", run)
+	after = rows(run)
+	assert (log.status, log.processed, log.resume_count) == ("Completed", OUTLETS, 1)
+	assert len(after) == OUTLETS and all(after[o].name == row.name for o, row in before.items())
+	assert log.invoices_synced == OUTLETS * INVOICES
+
+
+def test_cancel_reaches_every_batch(world, fanned_out, two_workers):
+	run = stock_sync.enqueue_stock_sync(world.group)["sync_log"]
+	wait_until(lambda: processed(run) >= 50)
+	stock_sync.cancel_stock_sync(run)
+	final(run)
+	time.sleep(1)  # let any batch still closing its chunk commit
+	frappe.db.rollback()
+	log = frappe.get_doc("Stock Sync Log", run)
+	assert log.status == "Cancelled" and log.processed < OUTLETS
+	assert len(log.outlets) == log.processed
+	assert scoopjoy_job_ids("long") == []  # the batches not yet started ended at once
