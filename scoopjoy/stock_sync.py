@@ -187,7 +187,7 @@ def process_stock_sync(outlet_group: str | None = None, trigger: str = "CLI", sy
 	if not run.acquire():
 		return  # another worker has this run
 	try:
-		run.reload()  # read the run as it is now that we hold it
+		run.refresh_state()  # read the run as it is now that we hold it
 		if run.status == "Queued":
 			walk_outlets(run)
 	finally:
@@ -208,7 +208,7 @@ def walk_outlets(run):
 		outcome = walk_chunks(run, outlets)
 	except Exception as e:
 		frappe.db.rollback()
-		run.reload()
+		run.refresh_state()
 		stop_interrupted(run, str(e) or type(e).__name__)
 		raise
 	if outcome == "out of time":
@@ -258,7 +258,7 @@ def process_outlet_batch(sync_log: str, generation: int, batch: int, outlets: li
 	if not named_lock.acquire(run.batch_lock_name(batch)):
 		return
 	try:
-		run.reload()
+		run.refresh_state()
 		if run.status != "Running" or run.resume_count != generation:
 			return  # cancelled or interrupted before it started, or the run was resumed without it
 		done = run.processed_outlets()
@@ -321,7 +321,7 @@ def sync_chunk(run, chunk: list[dict]) -> str | None:
 			return "cancelled" if cancelled else None
 		except OutletDeadlock as e:
 			frappe.db.rollback()
-			run.reload()
+			run.refresh_state()
 			deadlocks[e.outlet] += 1
 			time.sleep(backoff(deadlocks[e.outlet]))
 
@@ -447,7 +447,7 @@ def pending_invoice_page(pos_invoice, warehouse: str, after: str) -> list[str]:
 
 def finish_stock_sync(run):
 	"""Announce the outcome to the user who started the run, then chain the report."""
-	run.reload()  # every batch's rows and counts, when the run fanned out
+	run.refresh_state()  # every batch's counts, when the run fanned out
 	run.end_processing(cancelled=run.cancellation_requested())
 	announce(run)
 	frappe.logger("scoopjoy").info(

@@ -84,8 +84,10 @@ def seed_sync_single_outlet(outlet):
 
 
 def scoopjoy_run(outlet_group: str, progress: bool = True):
-	"""process_stock_sync as the worker calls it, with its run record, rows and realtime messages."""
-	with mock.patch.object(stock_sync, "publish_outlet_progress") if not progress else _nothing():
+	"""process_stock_sync as one worker runs it (fan-out off: that is measured by fan_out()), with its
+	run record, per-outlet rows and realtime messages."""
+	quiet = mock.patch.object(stock_sync, "publish_outlet_progress") if not progress else _nothing()
+	with quiet, mock.patch.dict(frappe.local.conf, {"scoopjoy_fan_out_threshold": 10**9}):
 		stock_sync.process_stock_sync(outlet_group, trigger="CLI")
 	discard_job(stock_sync.report_job_id(outlet_group))  # the report it chained: not part of the run
 

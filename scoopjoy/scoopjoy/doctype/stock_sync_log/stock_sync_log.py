@@ -111,8 +111,19 @@ class StockSyncLog(Document):
 		"""Add one row per outlet and add to the counters. Called inside the chunk's transaction, so
 		what the record says was done and what was done are committed together. The counters are
 		incremented in SQL, not overwritten, because parallel batches of one run record at once."""
-		for result in results:
-			self.append("outlets", result).db_insert()
+		for idx, result in enumerate(results, start=self.processed + 1):
+			# Written straight to the table, not kept on this document: a run's memory must not grow
+			# with its outlets.
+			frappe.get_doc(
+				{
+					"doctype": "Stock Sync Log Outlet",
+					"parent": self.name,
+					"parenttype": self.doctype,
+					"parentfield": "outlets",
+					"idx": idx,
+					**result,
+				}
+			).db_insert()
 		failed = sum(1 for r in results if r["result"] == "Failed")
 		log = frappe.qb.DocType(self.doctype)
 		frappe.qb.update(log).set(log.processed, log.processed + len(results)).set(
@@ -207,7 +218,16 @@ class StockSyncLog(Document):
 			frappe.throw(_("Only a queued or running stock sync can be cancelled."))
 
 	def failed_outlets(self) -> list[str]:
-		return [row.outlet for row in self.outlets if row.result == "Failed"]
+		return frappe.get_all(
+			"Stock Sync Log Outlet",
+			filters={"parent": self.name, "parenttype": self.doctype, "result": "Failed"},
+			pluck="outlet",
+			order_by="idx",
+		)
+
+	def refresh_state(self):
+		"""The run's own fields as committed, without loading its (possibly thousands of) rows."""
+		self.update(frappe.db.get_value(self.doctype, self.name, "*", as_dict=True))
 
 	# ── liveness and the end ────────────────────────────────────────────────────────────────
 
@@ -226,14 +246,18 @@ class StockSyncLog(Document):
 		return self.status == "Queued" and rq_job_pending(self.job_id)
 
 	def finalise(self):
-		if self.status != "Cancelled":
-			self.status = self.outcome()
-		self.duration = time_diff_in_seconds(self.ended_on, self.sync_datetime) if self.sync_datetime else 0
-		self.summary = _("{0} of {1} outlets synced, {2} failed, {3} invoices marked as synced.").format(
-			self.succeeded, self.total_outlets, self.failed, self.invoices_synced
+		self.db_set(
+			{
+				"status": self.status if self.status == "Cancelled" else self.outcome(),
+				"duration": time_diff_in_seconds(self.ended_on, self.sync_datetime)
+				if self.sync_datetime
+				else 0,
+				"summary": _("{0} of {1} outlets synced, {2} failed, {3} invoices marked as synced.").format(
+					self.succeeded, self.total_outlets, self.failed, self.invoices_synced
+				),
+				"awaiting_report": 0,
+			}
 		)
-		self.awaiting_report = 0
-		self.save(ignore_permissions=True)
 		self.notify_watchers()
 
 	def outcome(self) -> str:
@@ -252,11 +276,13 @@ class StockSyncLog(Document):
 			"success": self.succeeded,
 			"errors": self.failed,
 			"invoices_synced": self.invoices_synced,
-			"error_details": [
-				{"outlet": row.outlet, "franchise_name": row.franchise_name, "message": row.message}
-				for row in self.outlets
-				if row.result == "Failed"
-			][:ERROR_DETAILS_IN_MESSAGE],
+			"error_details": frappe.get_all(
+				"Stock Sync Log Outlet",
+				filters={"parent": self.name, "parenttype": self.doctype, "result": "Failed"},
+				fields=["outlet", "franchise_name", "message"],
+				order_by="idx",
+				limit=ERROR_DETAILS_IN_MESSAGE,
+			),
 		}
 
 
