@@ -9,6 +9,8 @@ import pytest
 frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe bench (FRAPPE_BENCH)")
 
 import pymysql  # noqa: E402
+from frappe.utils.background_jobs import get_job, get_queue  # noqa: E402
+from rq.job import JobStatus  # noqa: E402
 
 from scoopjoy import stock_sync  # noqa: E402
 from tests.integration.conftest import BENCH, SITE, kill_9, run_burst_worker, start_worker  # noqa: E402
@@ -73,7 +75,7 @@ def test_kill_9_mid_run_then_the_next_trigger_resumes(world, three_hundred_outle
 def test_time_budget_stops_at_a_chunk_boundary_and_the_scheduler_check_resumes(
 	world, three_hundred_outlets, queues, site_config
 ):
-	site_config("scoopjoy_sync_time_budget", 1)
+	site_config("scoopjoy_sync_time_budget", 0.1)  # seconds: a chunk or two
 	frappe.flags.in_test = False
 	run = stock_sync.enqueue_stock_sync(world.group)["sync_log"]
 	run_burst_worker("long,short")
@@ -123,6 +125,22 @@ def test_twenty_concurrent_callers_get_one_run_and_one_job(world, queues):
 	assert sum("queued" in r["message"] for r in replies) == 1
 	assert sum("already running" in r["message"] for r in replies) == 19
 	assert {r["sync_log"] for r in replies} == set(world.logs())
+
+
+def test_a_killed_workers_job_left_started_in_rq_does_not_swallow_the_next_run(world, queues):
+	world.make_outlet("Only", world.make_warehouse("Only"))
+	world.commit()
+	frappe.flags.in_test = False
+	job_id = stock_sync.sync_job_id(world.group)
+	stale = frappe.enqueue("frappe.ping", queue="long", job_id=job_id)
+	get_queue("long").remove(stale)
+	stale.set_status(JobStatus.STARTED)  # what a SIGKILLed worker leaves in RQ until its cleanup
+
+	reply = stock_sync.enqueue_stock_sync(world.group)
+
+	assert "has been queued" in reply["message"]
+	assert scoopjoy_job_ids("long") == [f"{SITE}::{job_id}"]
+	assert get_job(job_id).kwargs["kwargs"]["sync_log"] == reply["sync_log"]
 
 
 def test_cancel_mid_run_keeps_what_was_done(world, three_hundred_outlets, queues):

@@ -16,7 +16,8 @@ def five_hundred_outlets(world):
 	good = []
 	for i in range(GOOD_OUTLETS):
 		outlet = world.make_outlet(f"Good {i:03d}", world.make_warehouse(f"Good {i:03d}"))
-		world.make_pending_invoices(outlet.warehouse, 250 if i == 7 else 2)
+		pending = {7: 250, 8: 2 * stock_sync.INVOICE_PAGE_SIZE + 7}.get(i, 2)  # 8: three pages
+		world.make_pending_invoices(outlet.warehouse, pending)
 		good.append(outlet)
 	bad = {
 		"no warehouse": [world.make_outlet(f"No WH {i}", None) for i in range(2)],
@@ -51,7 +52,8 @@ def test_500_outlets_good_synced_bad_reported_half_failed_untouched(world, five_
 	stock_sync.process_stock_sync(world.group)
 
 	assert all(world.unsynced(outlet.warehouse) == 0 for outlet in o.good)
-	assert world.synced(o.good[7].warehouse) == 250  # more than one page, all of it in one run
+	assert world.synced(o.good[7].warehouse) == 250  # more than the seed's 100, all in one run
+	assert world.synced(o.good[8].warehouse) == 2 * stock_sync.INVOICE_PAGE_SIZE + 7  # three pages
 	half = o.bad["half way"][0]
 	assert world.synced(half.warehouse) == 0, "a failed outlet must leave no partial writes"
 	assert world.unsynced(half.warehouse) == 3 * stock_sync.INVOICE_PAGE_SIZE - 50
@@ -76,7 +78,7 @@ def test_500_outlets_good_synced_bad_reported_half_failed_untouched(world, five_
 		494,
 		6,
 	)
-	assert log.invoices_synced == 493 * 2 + 250
+	assert log.invoices_synced == 492 * 2 + 250 + 2 * stock_sync.INVOICE_PAGE_SIZE + 7
 	assert (log.trigger, log.triggered_by, log.job_id) == (
 		"CLI",
 		"Administrator",

@@ -28,6 +28,7 @@ MAX_RESUMES = 5
 JOB_START_GRACE = 10  # s a started job may take to acquire its named lock
 ERROR_DETAILS_IN_MESSAGE = 20
 COUNTERS = ("processed", "succeeded", "failed", "invoices_synced")
+ROW_FIELDS = ("outlet", "franchise_name", "result", "invoices_synced", "attempts", "message")
 WATCHED_FIELDS = (
 	"name",
 	"status",
@@ -111,19 +112,40 @@ class StockSyncLog(Document):
 		"""Add one row per outlet and add to the counters. Called inside the chunk's transaction, so
 		what the record says was done and what was done are committed together. The counters are
 		incremented in SQL, not overwritten, because parallel batches of one run record at once."""
-		for idx, result in enumerate(results, start=self.processed + 1):
-			# Written straight to the table, not kept on this document: a run's memory must not grow
-			# with its outlets.
-			frappe.get_doc(
-				{
-					"doctype": "Stock Sync Log Outlet",
-					"parent": self.name,
-					"parenttype": self.doctype,
-					"parentfield": "outlets",
-					"idx": idx,
-					**result,
-				}
-			).db_insert()
+		# One INSERT for the chunk's rows, straight to the table and not kept on this document: a
+		# run's memory must not grow with its outlets.
+		now = now_datetime()
+		if results:
+			frappe.db.bulk_insert(
+				"Stock Sync Log Outlet",
+				[
+					*ROW_FIELDS,
+					"name",
+					"parent",
+					"parenttype",
+					"parentfield",
+					"idx",
+					"creation",
+					"modified",
+					"owner",
+					"modified_by",
+				],
+				[
+					(
+						*(result[f] for f in ROW_FIELDS),
+						frappe.generate_hash(length=10),
+						self.name,
+						self.doctype,
+						"outlets",
+						idx,
+						now,
+						now,
+						self.owner,
+						self.owner,
+					)
+					for idx, result in enumerate(results, start=self.processed + 1)
+				],
+			)
 		failed = sum(1 for r in results if r["result"] == "Failed")
 		log = frappe.qb.DocType(self.doctype)
 		frappe.qb.update(log).set(log.processed, log.processed + len(results)).set(
