@@ -434,8 +434,7 @@ def publish_outlet_progress(run, outlet: dict, position: int):
 def sync_single_outlet(outlet: dict) -> int:
 	"""Mark every submitted, unsynced POS Invoice of the outlet's warehouse as synced.
 
-	`outlet` is a row of lock_outlets(). Raises on bad outlet data. Pages through the invoices by
-	name with locking reads, one UPDATE per page; a short page is the last."""
+	`outlet` is a row of lock_outlets(). Raises on bad outlet data. Marks the invoices a page at a time."""
 	warehouse = outlet.franchise_warehouse
 	if not warehouse:
 		frappe.throw(_("Outlet {0} has no franchise warehouse configured.").format(outlet.name))
@@ -444,36 +443,27 @@ def sync_single_outlet(outlet: dict) -> int:
 	if outlet.warehouse_disabled:
 		frappe.throw(_("Warehouse {0} of outlet {1} is disabled.").format(warehouse, outlet.name))
 
-	pos_invoice = frappe.qb.DocType("POS Invoice")
-	synced, last_name = 0, ""
-	while names := pending_invoice_page(pos_invoice, warehouse, after=last_name):
-		# A system flag, not an edit: `modified` stays as the cashier left it.
-		frappe.qb.update(pos_invoice).set(pos_invoice.custom_stock_synced, 1).where(
-			pos_invoice.name.isin(names)
-		).run()
-		synced += len(names)
-		if len(names) < INVOICE_PAGE_SIZE:
-			break
-		last_name = names[-1]
-	return synced
-
-
-def pending_invoice_page(pos_invoice, warehouse: str, after: str) -> list[str]:
-	"""The next page of the warehouse's submitted, unsynced invoices, locked (index scoopjoy_pending_sync)."""
-	return (
-		frappe.qb.from_(pos_invoice)
-		.select(pos_invoice.name)
+	# One statement per page: the UPDATE finds, locks and flags the rows (index scoopjoy_pending_sync).
+	# It reads the latest committed rows, so an overlapping run finds them already flagged. A system
+	# flag, not an edit: `modified` stays as the cashier left it.
+	invoice = frappe.qb.DocType("POS Invoice")
+	mark_page = (
+		frappe.qb.update(invoice)
+		.set(invoice.custom_stock_synced, 1)
 		.where(
-			(pos_invoice.set_warehouse == warehouse)
-			& (pos_invoice.custom_stock_synced == 0)
-			& (pos_invoice.docstatus == 1)
-			& (pos_invoice.name > after)
+			(invoice.set_warehouse == warehouse)
+			& (invoice.custom_stock_synced == 0)
+			& (invoice.docstatus == 1)
 		)
-		.orderby(pos_invoice.name)
 		.limit(INVOICE_PAGE_SIZE)
-		.for_update()
-		.run(pluck=True)
 	)
+	synced = 0
+	while True:
+		mark_page.run()
+		marked = frappe.db._cursor.rowcount  # pymysql's affected rows; Frappe has no API for it
+		synced += marked
+		if marked < INVOICE_PAGE_SIZE:  # a short page is the last
+			return synced
 
 
 # ── 4. finish ───────────────────────────────────────────────────────────────────────────────
