@@ -301,22 +301,10 @@ class Fixture:
 				for i, w in enumerate(self.warehouses)
 			],
 		)
-		frappe.db.bulk_insert(
-			"POS Invoice",
-			[
-				"name",
-				"docstatus",
-				"company",
-				"posting_date",
-				"set_warehouse",
-				"custom_stock_synced",
-				"creation",
-				"modified",
-				"owner",
-				"modified_by",
-			],
+		insert_pending_invoices(
+			company,
 			(
-				(f"{self.tag}-{i:05d}-{j:04d}", 1, company, nowdate(), w, 0, *audit)
+				(f"{self.tag}-{i:05d}-{j:04d}", w, 1)
 				for i, w in enumerate(self.warehouses)
 				for j in range(per_outlet)
 			),
@@ -350,3 +338,28 @@ class Fixture:
 		frappe.db.delete("Warehouse", {"name": ("like", f"{self.tag} W%")})
 		frappe.db.delete("Outlet Group", self.group)
 		frappe.db.commit()  # nosemgrep: frappe-manual-commit
+
+
+def insert_pending_invoices(company: str, invoices):
+	"""Write POS Invoices in bulk, unsynced: (name, warehouse, docstatus) each. Only the columns the
+	sync reads are filled; these are test and benchmark rows, not sales."""
+	now = frappe.utils.now()
+	frappe.db.bulk_insert(
+		"POS Invoice",
+		[
+			"name",
+			"docstatus",
+			"company",
+			"posting_date",
+			"set_warehouse",
+			"custom_stock_synced",
+			"creation",
+			"modified",
+			"owner",
+			"modified_by",
+		],
+		(
+			(name, docstatus, company, nowdate(), warehouse, 0, now, now, "Administrator", "Administrator")
+			for name, warehouse, docstatus in invoices
+		),
+	)

@@ -9,8 +9,9 @@ import threading
 import time
 
 import frappe
-from frappe.utils import nowdate
 from frappe.utils.background_jobs import get_queue, get_redis_connection_without_auth
+
+from scoopjoy.benchmarks.stock_sync import insert_pending_invoices
 
 TEST_PREFIX = "SJT"
 
@@ -86,37 +87,7 @@ class World:
 	def make_pending_invoices(self, warehouse: str, count: int, docstatus: int = 1) -> list[str]:
 		names = [f"{self.tag}-{self.invoice_count + i:07d}" for i in range(count)]
 		self.invoice_count += count
-		now = frappe.utils.now()
-		frappe.db.bulk_insert(
-			"POS Invoice",
-			fields=[
-				"name",
-				"docstatus",
-				"company",
-				"posting_date",
-				"set_warehouse",
-				"custom_stock_synced",
-				"creation",
-				"modified",
-				"owner",
-				"modified_by",
-			],
-			values=[
-				(
-					name,
-					docstatus,
-					self.company,
-					nowdate(),
-					warehouse,
-					0,
-					now,
-					now,
-					"Administrator",
-					"Administrator",
-				)
-				for name in names
-			],
-		)
+		insert_pending_invoices(self.company, ((name, warehouse, docstatus) for name in names))
 		return names
 
 	def make_erpnext_invoice(self, warehouse: str) -> str:
