@@ -25,7 +25,6 @@ from scoopjoy import named_lock
 ALL_OUTLETS = "All"
 ACTIVE_STATUSES = ("Queued", "Running")
 MAX_RESUMES = 5
-JOB_START_GRACE = 10  # s a started job may take to acquire its named lock
 ERROR_DETAILS_IN_MESSAGE = 20
 COUNTERS = ("processed", "succeeded", "failed", "invoices_synced")
 ROW_FIELDS = ("outlet", "franchise_name", "result", "invoices_synced", "attempts", "message")
@@ -263,9 +262,9 @@ class StockSyncLog(Document):
 		if named_lock.is_held(self.lock_name):
 			return True
 		for batch in range(self.fan_out_jobs or 0):
-			if named_lock.is_held(self.batch_lock_name(batch)) or rq_job_pending(self.batch_job_id(batch)):
+			if named_lock.is_held(self.batch_lock_name(batch)) or rq_job_queued(self.batch_job_id(batch)):
 				return True
-		return self.status == "Queued" and rq_job_pending(self.job_id)
+		return self.status == "Queued" and rq_job_queued(self.job_id)
 
 	def finalise(self):
 		self.db_set(
@@ -308,7 +307,7 @@ class StockSyncLog(Document):
 		}
 
 
-def rq_job_pending(job_id: str) -> bool:
+def rq_job_queued(job_id: str) -> bool:
 	"""Waiting in RQ's queue. A started job counts only through its named lock: a killed worker's job
 	stays "started" in RQ until RQ cleans up, so RQ's word would keep a dead run alive."""
 	job = get_job(job_id)
