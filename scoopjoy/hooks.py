@@ -32,5 +32,5 @@ scheduler_events = {
 	"cron": {"*/5 * * * *": ["scoopjoy.stock_sync.resume_interrupted_runs"]},
 }
 
-after_install = "scoopjoy.install.add_pending_sync_index"
-after_migrate = "scoopjoy.install.add_pending_sync_index"
+after_install = "scoopjoy.install.after_install"
+after_migrate = "scoopjoy.install.after_migrate"

@@ -1,11 +1,12 @@
 """Stock sync for ScoopJoy's franchise outlets, top to bottom:
 
-enqueue_stock_sync  ─long queue─>  process_stock_sync  ─per outlet─>  sync_single_outlet
+enqueue_stock_sync  ─long queue─>  process_stock_sync  ─per outlet─>  stock_posting.post_outlet_stock
   (or resume, retry, cancel)              │ finish: announce to the user, chain the report
 enqueue_sync_report ─short queue─> generate_sync_report (finalises the run's Stock Sync Log)
 
-Each run is a Stock Sync Log; its states and their transitions live on that controller. This module
-walks outlets and decides when a run starts, resumes or stops.
+Each run is a Stock Sync Log; its states and their transitions live on that controller. What syncing
+one outlet posts lives in scoopjoy.stock_posting. This module walks outlets and decides when a run
+starts, resumes or stops.
 """
 
 import time
@@ -17,11 +18,15 @@ from frappe import _
 from frappe.utils import cint, create_batch, flt
 
 from scoopjoy import named_lock
+from scoopjoy.savepoint import Savepoint
+from scoopjoy.stock_posting import post_outlet_stock, posting_as_system, readable
 from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import ALL_OUTLETS, discard_job
 
 SYNC_ROLES = ("System Manager", "Stock Manager")
 CHUNK_SIZE = 50  # outlets per transaction: a crash loses at most this much uncommitted work
-INVOICE_PAGE_SIZE = 500  # invoices marked per UPDATE statement
+# A chunk commits early after this many seconds: its transaction holds the stock locks of the
+# warehouses it posted, and cashiers of those outlets wait for them.
+CHUNK_SECONDS = 5
 JOB_TIMEOUT = 1800
 FAN_OUT_THRESHOLD = 2000  # outlets; above this a run is split into batch jobs for several workers
 FAN_OUT_BATCH = 250  # outlets per batch job
@@ -191,7 +196,8 @@ def process_stock_sync(outlet_group: str | None = None, trigger: str = "CLI", sy
 	try:
 		run.refresh_state()  # read the run as it is now that we hold it
 		if run.status == "Queued":
-			walk_outlets(run)
+			with posting_as_system():
+				walk_outlets(run)
 	finally:
 		run.release()
 
@@ -221,13 +227,16 @@ def walk_outlets(run):
 
 def walk_chunks(run, outlets: list[dict]) -> str:
 	"""Sync the outlets chunk by chunk: "done", "cancelled", or "out of time" (stopped at a chunk
-	boundary before RQ's job timeout would kill the job mid-chunk)."""
+	boundary before RQ's job timeout would kill the job mid-chunk). A chunk that ends early (its
+	time ran out) leaves the rest of its outlets to the next one."""
 	started = time.monotonic()
-	for chunk in create_batch(outlets, CHUNK_SIZE):
+	while outlets:
 		if time.monotonic() - started > time_budget():
 			return "out of time"
-		if sync_chunk(run, chunk) == "cancelled":
+		synced, cancelled = sync_chunk(run, outlets[:CHUNK_SIZE])
+		if cancelled:
 			return "cancelled"
+		outlets = outlets[synced:]
 	return "done"
 
 
@@ -266,7 +275,9 @@ def process_outlet_batch(sync_log: str, generation: int, batch: int, outlets: li
 		done = run.processed_outlets()
 		todo = [o for o in outlets_to_sync(run, names=outlets) if o.name not in done]
 		set_lock_wait_timeout()
-		if walk_chunks(run, todo) == "out of time":
+		with posting_as_system():
+			outcome = walk_chunks(run, todo)
+		if outcome == "out of time":
 			return
 		if run.batch_done():
 			finish_stock_sync(run)
@@ -305,22 +316,25 @@ def set_lock_wait_timeout():
 	frappe.db.sql("SET SESSION innodb_lock_wait_timeout = %s", seconds)  # nosemgrep: frappe-using-db-sql
 
 
-def sync_chunk(run, chunk: list[dict]) -> str | None:
-	"""Sync a chunk and record it in one transaction. A deadlock makes InnoDB drop the whole
-	transaction, so the chunk is redone; an outlet that keeps deadlocking is recorded as failed."""
+def sync_chunk(run, chunk: list[dict]) -> tuple[int, bool]:
+	"""Sync a chunk, or its first outlets until its time is up, and record them in one transaction:
+	(outlets synced, cancelled). A deadlock makes InnoDB drop the whole transaction, so the chunk is
+	redone; an outlet that keeps deadlocking is recorded as failed."""
 	deadlocks = Counter()
 	while True:
 		try:
-			results, cancelled = [], False
+			results, cancelled, started = [], False, time.monotonic()
 			for outlet in lock_outlets(chunk):
 				if run.cancellation_requested():
 					cancelled = True
 					break
-				results.append(sync_outlet_with_retries(outlet, deadlocks[outlet.name]))
+				results.append(sync_outlet_with_retries(run, outlet, deadlocks[outlet.name]))
 				publish_outlet_progress(run, outlet, run.processed + len(results))
+				if time.monotonic() - started > chunk_seconds():
+					break
 			run.record_chunk(results)
 			frappe.db.commit()  # a crash keeps every finished chunk  # nosemgrep: frappe-manual-commit
-			return "cancelled" if cancelled else None
+			return len(results), cancelled
 		except (OutletDeadlock, frappe.QueryDeadlockError) as e:
 			frappe.db.rollback()
 			run.refresh_state()
@@ -329,6 +343,10 @@ def sync_chunk(run, chunk: list[dict]) -> str | None:
 			if culprit is None and deadlocks[None] >= MAX_ATTEMPTS:
 				raise
 			time.sleep(backoff(deadlocks[culprit]))
+
+
+def chunk_seconds() -> float:
+	return flt(frappe.conf.get("scoopjoy_chunk_seconds")) or CHUNK_SECONDS
 
 
 def lock_outlets(chunk: list[dict]) -> list[dict]:
@@ -368,30 +386,31 @@ class OutletDeadlock(Exception):
 		self.outlet = outlet
 
 
-def sync_outlet_with_retries(outlet: dict, deadlocks_so_far: int = 0) -> dict:
-	"""One outlet, all or nothing, each attempt in its own savepoint: a failure leaves no partial
-	writes. Lock wait timeouts are retried with backoff; bad data fails at once."""
-	row = {"outlet": outlet.name, "franchise_name": outlet.franchise_name, "invoices_synced": 0}
+def sync_outlet_with_retries(run, outlet: dict, deadlocks_so_far: int = 0) -> dict:
+	"""One outlet, all or nothing, each attempt in its own savepoint: a failure leaves nothing behind
+	but its row and Error Log (see scoopjoy.savepoint). Lock wait timeouts are retried with backoff;
+	bad data and ERPNext's validation errors fail at once."""
+	row = {"outlet": outlet.name, "franchise_name": outlet.franchise_name, "consolidations": []}
 	if deadlocks_so_far >= MAX_ATTEMPTS:
 		message = _("Outlet {0} deadlocked {1} times.").format(outlet.name, deadlocks_so_far)
 		return outlet_failed(row, deadlocks_so_far, message, traceback=message)
 	attempt = deadlocks_so_far
 	while True:
 		attempt += 1
-		savepoint = f"outlet_{frappe.generate_hash(length=10)}"
-		frappe.db.savepoint(savepoint)
+		savepoint = Savepoint()
 		try:
-			row["invoices_synced"] = sync_single_outlet(outlet)
+			posted = post_outlet_stock(outlet, run.stock_posting)
 		except Exception as e:
 			if isinstance(e, frappe.QueryDeadlockError):
 				raise OutletDeadlock(outlet.name) from e  # savepoint gone with the transaction
-			frappe.db.rollback(save_point=savepoint)
+			savepoint.rollback()
 			if isinstance(e, frappe.QueryTimeoutError) and attempt < MAX_ATTEMPTS:
 				time.sleep(backoff(attempt))
 				continue
-			return outlet_failed(row, attempt, str(e) or type(e).__name__)
+			return outlet_failed(row, attempt, readable(str(e)) or type(e).__name__)
+		savepoint.drop_messages()
 		# No RELEASE SAVEPOINT: the chunk's commit releases them all, one statement less per outlet.
-		return {**row, "result": "Synced", "attempts": attempt, "message": None}
+		return {**row, **posted, "result": "Synced", "attempts": attempt, "message": None}
 
 
 def outlet_failed(row: dict, attempts: int, message: str, traceback: str | None = None) -> dict:
@@ -428,45 +447,7 @@ def publish_outlet_progress(run, outlet: dict, position: int):
 	)
 
 
-# ── 3. one outlet ───────────────────────────────────────────────────────────────────────────
-
-
-def sync_single_outlet(outlet: dict) -> int:
-	"""Mark every submitted, unsynced POS Invoice of the outlet's warehouse as synced.
-
-	`outlet` is a row of lock_outlets(). Raises on bad outlet data. Marks the invoices a page at a time."""
-	warehouse = outlet.franchise_warehouse
-	if not warehouse:
-		frappe.throw(_("Outlet {0} has no franchise warehouse configured.").format(outlet.name))
-	if outlet.warehouse_disabled is None:
-		frappe.throw(_("Warehouse {0} of outlet {1} does not exist.").format(warehouse, outlet.name))
-	if outlet.warehouse_disabled:
-		frappe.throw(_("Warehouse {0} of outlet {1} is disabled.").format(warehouse, outlet.name))
-
-	# One statement per page: the UPDATE finds, locks and flags the rows (index scoopjoy_pending_sync).
-	# It reads the latest committed rows, so an overlapping run finds them already flagged. A system
-	# flag, not an edit: `modified` stays as the cashier left it.
-	invoice = frappe.qb.DocType("POS Invoice")
-	mark_page = (
-		frappe.qb.update(invoice)
-		.set(invoice.custom_stock_synced, 1)
-		.where(
-			(invoice.set_warehouse == warehouse)
-			& (invoice.custom_stock_synced == 0)
-			& (invoice.docstatus == 1)
-		)
-		.limit(INVOICE_PAGE_SIZE)
-	)
-	synced = 0
-	while True:
-		mark_page.run()
-		marked = frappe.db._cursor.rowcount  # pymysql's affected rows; Frappe has no API for it
-		synced += marked
-		if marked < INVOICE_PAGE_SIZE:  # a short page is the last
-			return synced
-
-
-# ── 4. finish ───────────────────────────────────────────────────────────────────────────────
+# ── 3. finish ───────────────────────────────────────────────────────────────────────────────
 
 
 def finish_stock_sync(run):
@@ -476,7 +457,8 @@ def finish_stock_sync(run):
 	announce(run)
 	frappe.logger("scoopjoy").info(
 		f"Stock sync {run.name} ({run.outlet_group}): {run.succeeded}/{run.total_outlets} outlets synced, "
-		f"{run.failed} failed, {run.invoices_synced} invoices"
+		f"{run.failed} failed, {run.invoices_consolidated} invoices consolidated, "
+		f"{run.invoices_flagged} only marked, stock qty {run.stock_qty} posted"
 	)
 	if run.succeeded:
 		enqueue_sync_report(group_of(run))
@@ -497,7 +479,7 @@ def announce(run):
 	)
 
 
-# ── 5. report ───────────────────────────────────────────────────────────────────────────────
+# ── 4. report ───────────────────────────────────────────────────────────────────────────────
 
 
 def enqueue_sync_report(outlet_group: str | None = None):

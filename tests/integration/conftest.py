@@ -132,3 +132,26 @@ def site_config():
 	for key in keys:
 		update_site_config(key, "None")
 		frappe.local.conf.pop(key, None)
+
+
+@pytest.fixture(autouse=True)
+def stock_posting(request):
+	"""The ScoopJoy Settings mode for this test, committed (workers read it). Tests marked
+	`consolidating` post real ERPNext documents; the others write invoices in bulk that hold only
+	what marking reads, so they run in "Mark invoices only" mode. Restored afterwards."""
+	import frappe
+
+	from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import CONSOLIDATE, MARK_ONLY
+
+	before = frappe.db.get_single_value("ScoopJoy Settings", "stock_posting")
+	mode = CONSOLIDATE if request.node.get_closest_marker("consolidating") else MARK_ONLY
+	frappe.db.set_single_value("ScoopJoy Settings", "stock_posting", mode)
+	frappe.db.commit()
+	yield mode
+	frappe.db.rollback()
+	frappe.db.set_single_value("ScoopJoy Settings", "stock_posting", before)
+	frappe.db.commit()
+
+
+def pytest_configure(config):
+	config.addinivalue_line("markers", "consolidating: the test runs with stock posting on")

@@ -4,7 +4,7 @@ import pytest
 
 frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe bench (FRAPPE_BENCH)")
 
-from scoopjoy import stock_sync  # noqa: E402
+from scoopjoy import stock_posting, stock_sync  # noqa: E402
 
 GOOD_OUTLETS = 494
 
@@ -16,7 +16,7 @@ def five_hundred_outlets(world):
 	good = []
 	for i in range(GOOD_OUTLETS):
 		outlet = world.make_outlet(f"Good {i:03d}", world.make_warehouse(f"Good {i:03d}"))
-		pending = {7: 250, 8: 2 * stock_sync.INVOICE_PAGE_SIZE + 7}.get(i, 2)  # 8: three pages
+		pending = {7: 250, 8: 2 * stock_posting.PAGE_SIZE + 7}.get(i, 2)  # 8: three pages
 		world.make_pending_invoices(outlet.warehouse, pending)
 		good.append(outlet)
 	bad = {
@@ -33,7 +33,7 @@ def five_hundred_outlets(world):
 	)
 
 	half = world.make_outlet("Half Way", world.make_warehouse("Half Way"))
-	half_invoices = world.make_pending_invoices(half.warehouse, 3 * stock_sync.INVOICE_PAGE_SIZE - 50)
+	half_invoices = world.make_pending_invoices(half.warehouse, 3 * stock_posting.PAGE_SIZE - 50)
 	world.fail_update_of(half_invoices[-1])  # the last page fails after two pages were flagged
 	bad["half way"] = [half]
 
@@ -53,10 +53,10 @@ def test_500_outlets_good_synced_bad_reported_half_failed_untouched(world, five_
 
 	assert all(world.unsynced(outlet.warehouse) == 0 for outlet in o.good)
 	assert world.synced(o.good[7].warehouse) == 250  # more than the seed's 100, all in one run
-	assert world.synced(o.good[8].warehouse) == 2 * stock_sync.INVOICE_PAGE_SIZE + 7  # three pages
+	assert world.synced(o.good[8].warehouse) == 2 * stock_posting.PAGE_SIZE + 7  # three pages
 	half = o.bad["half way"][0]
 	assert world.synced(half.warehouse) == 0, "a failed outlet must leave no partial writes"
-	assert world.unsynced(half.warehouse) == 3 * stock_sync.INVOICE_PAGE_SIZE - 50
+	assert world.unsynced(half.warehouse) == 3 * stock_posting.PAGE_SIZE - 50
 	for outlet in o.bad["disabled"]:
 		assert world.synced(outlet.warehouse) == 0
 	assert world.synced(o.suspended.warehouse) == 0
@@ -78,7 +78,7 @@ def test_500_outlets_good_synced_bad_reported_half_failed_untouched(world, five_
 		494,
 		6,
 	)
-	assert log.invoices_synced == 492 * 2 + 250 + 2 * stock_sync.INVOICE_PAGE_SIZE + 7
+	assert log.invoices_synced == 492 * 2 + 250 + 2 * stock_posting.PAGE_SIZE + 7
 	assert (log.trigger, log.triggered_by, log.job_id) == (
 		"CLI",
 		"Administrator",

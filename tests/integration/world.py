@@ -42,6 +42,7 @@ class World:
 		self.abbr = frappe.get_cached_value("Company", self.company, "abbr")
 		self.groups, self.warehouses, self.outlets, self.triggers = [], [], [], []
 		self.invoice_count = 0
+		self.sold, self.stocked_warehouses = [], set()
 		self.extra_logs = []  # runs of "All" this test started
 		self.group = self.make_group()
 		self.territory = frappe.get_all("Territory", filters={"is_group": 0}, pluck="name", limit=1)[0]
@@ -143,6 +144,156 @@ class World:
 		self.erpnext_invoices = [*getattr(self, "erpnext_invoices", []), invoice.name]
 		return invoice.name
 
+	# ── a real ERPNext world: stock, POS profiles, POS Invoices made through ERPNext ──
+	# Ledger documents are permanent, as in production: cleanup removes scoopjoy's records and
+	# leaves the tagged warehouses, items and vouchers (a warehouse with stock cannot be deleted).
+	def make_item(self, label: str, rate: float = 2.0) -> str:
+		return self._make_once(
+			"Item",
+			f"{self.tag}-{label}",
+			{
+				"item_code": f"{self.tag}-{label}",
+				"item_group": frappe.get_all("Item Group", filters={"is_group": 0}, pluck="name", limit=1)[0],
+				"stock_uom": "Nos",
+				"is_stock_item": 1,
+				"valuation_rate": rate,
+			},
+		)
+
+	def make_customer(self, label: str = "Walk-in") -> str:
+		return self._make_once(
+			"Customer",
+			f"{self.tag} {label}",
+			{
+				"customer_name": f"{self.tag} {label}",
+				"customer_group": frappe.get_all("Customer Group", filters={"is_group": 0}, pluck="name")[0],
+				"territory": self.territory,
+			},
+		)
+
+	def make_stocked_outlet(self, label: str, stock: dict[str, float], group: str | None = None) -> frappe._dict:
+		"""An outlet with its warehouse, its POS Profile, and opening stock booked by a Material Receipt."""
+		warehouse = self.make_warehouse(label)
+		self.stocked_warehouses.add(warehouse)
+		outlet = self.make_outlet(label, warehouse, group)
+		outlet.pos_profile = self.make_pos_profile(warehouse)
+		if stock:
+			self.move_stock(warehouse, stock, "Material Receipt")
+		return outlet
+
+	def make_pos_profile(self, warehouse: str) -> str:
+		cash = frappe.get_all("Mode of Payment", filters={"type": "Cash"}, pluck="name", limit=1)[0]
+		self._ensure_mode_of_payment_account(cash)
+		company = frappe.get_cached_doc("Company", self.company)
+		profile = frappe.get_doc(
+			{
+				"doctype": "POS Profile",
+				"name": f"{self.tag} {warehouse}",
+				"company": self.company,
+				"warehouse": warehouse,
+				"customer": self.make_customer(),
+				"currency": company.default_currency,
+				"write_off_account": company.write_off_account,
+				"write_off_cost_center": company.cost_center,
+				"update_stock": 1,
+				"payments": [{"mode_of_payment": cash, "default": 1}],
+			}
+		).insert()
+		self.pos_profiles = [*getattr(self, "pos_profiles", []), profile.name]
+		return profile.name
+
+	def move_stock(self, warehouse: str, stock: dict[str, float], purpose: str) -> str:
+		"""Material Receipt into, or Material Issue out of, the warehouse (ERPNext posts it at once)."""
+		field = "t_warehouse" if purpose == "Material Receipt" else "s_warehouse"
+		entry = frappe.get_doc(
+			{
+				"doctype": "Stock Entry",
+				"stock_entry_type": purpose,
+				"company": self.company,
+				"items": [
+					{"item_code": item, "qty": qty, field: warehouse, "basic_rate": 2.0}
+					for item, qty in stock.items()
+				],
+			}
+		)
+		entry.insert()
+		entry.submit()
+		return entry.name
+
+	def sell(
+		self, outlet: dict, lines: dict[str, float], customer: str | None = None, rate: float = 3.5
+	) -> str:
+		"""A POS Invoice made the way a POS terminal makes one: profile, customer, items, cash payment."""
+		cash = frappe.get_all("Mode of Payment", filters={"type": "Cash"}, pluck="name", limit=1)[0]
+		invoice = frappe.get_doc(
+			{
+				"doctype": "POS Invoice",
+				"company": self.company,
+				"pos_profile": outlet.pos_profile,
+				"customer": customer or self.make_customer(),
+				"update_stock": 1,
+				"items": [{"item_code": item, "qty": qty, "rate": rate} for item, qty in lines.items()],
+				"payments": [{"mode_of_payment": cash, "amount": rate * sum(lines.values())}],
+			}
+		)
+		invoice.insert()
+		invoice.submit()
+		self.sold.append(invoice.name)
+		return invoice.name
+
+	def return_of(self, invoice: str, qty: float) -> str:
+		"""A POS return of `qty` of the invoice's first item, made by ERPNext's own mapper."""
+		from erpnext.accounts.doctype.pos_invoice.pos_invoice import make_sales_return
+
+		credit = make_sales_return(invoice)
+		credit.items = credit.items[:1]
+		credit.items[0].qty = -qty
+		credit.payments[0].amount = credit.items[0].rate * -qty
+		credit.insert()
+		credit.submit()
+		self.sold.append(credit.name)
+		return credit.name
+
+	def close_pos_shift(self, outlet: dict, invoices: list[str]) -> str:
+		"""What a cashier does at the end of a shift: a POS Opening Entry, then a POS Closing Entry
+		over the invoices; ERPNext consolidates them (and commits) when the closing is submitted."""
+		opening = frappe.get_doc(
+			{
+				"doctype": "POS Opening Entry",
+				"pos_profile": outlet.pos_profile,
+				"company": self.company,
+				"user": frappe.session.user,
+				"period_start_date": frappe.utils.add_days(frappe.utils.now_datetime(), -1),
+				"balance_details": [{"mode_of_payment": "Cash", "opening_amount": 0}],
+			}
+		)
+		opening.insert()
+		opening.submit()
+		closing = frappe.get_doc(
+			{
+				"doctype": "POS Closing Entry",
+				"pos_opening_entry": opening.name,
+				"pos_profile": outlet.pos_profile,
+				"company": self.company,
+				"user": frappe.session.user,
+				"period_start_date": opening.period_start_date,
+				"period_end_date": frappe.utils.now_datetime(),
+				"pos_transactions": [
+					{
+						"pos_invoice": name,
+						"posting_date": frappe.db.get_value("POS Invoice", name, "posting_date"),
+						"grand_total": frappe.db.get_value("POS Invoice", name, "grand_total"),
+						"customer": frappe.db.get_value("POS Invoice", name, "customer"),
+					}
+					for name in invoices
+				],
+				"payment_reconciliation": [{"mode_of_payment": "Cash", "opening_amount": 0, "expected_amount": 0}],
+			}
+		)
+		closing.insert()
+		closing.submit()
+		return closing.name
+
 	def _make_once(self, doctype: str, name: str, values: dict) -> str:
 		if not frappe.db.exists(doctype, name):
 			frappe.get_doc({"doctype": doctype, **values}).insert()
@@ -217,20 +368,22 @@ class World:
 			doc.delete()
 		frappe.db.delete("POS Invoice", {"name": ("like", f"{self.tag}-%")})
 		for profile in getattr(self, "pos_profiles", []):
-			frappe.delete_doc("POS Profile", profile, force=True)
+			if not frappe.db.exists("POS Invoice", {"pos_profile": profile}):
+				frappe.delete_doc("POS Profile", profile, force=True)
 		logs = self.extra_logs + frappe.get_all(
 			"Stock Sync Log", filters={"outlet_group": ("in", self.groups)}, pluck="name"
 		)
-		frappe.db.delete("Stock Sync Log Outlet", {"parent": ("in", logs or [""])})
+		for child in ("Stock Sync Log Outlet", "Stock Sync Log Consolidation"):
+			frappe.db.delete(child, {"parent": ("in", logs or [""])})
 		frappe.db.delete("Stock Sync Log", {"name": ("in", logs or [""])})
 		frappe.db.delete("Error Log", {"reference_name": ("in", self.outlets or [""])})
 		frappe.db.delete("Franchise Agreement", {"name": ("in", self.outlets or [""])})
-		for warehouse in self.warehouses:
+		for warehouse in set(self.warehouses) - self.stocked_warehouses:
 			frappe.delete_doc("Warehouse", warehouse, force=True)
 		for group in self.groups:
 			frappe.delete_doc("Outlet Group", group, force=True)
 		for doctype, name in (("Customer", f"{self.tag} Walk-in"), ("Item", f"{self.tag}-SCOOP")):
-			if frappe.db.exists(doctype, name):
+			if frappe.db.exists(doctype, name) and not self.sold:  # sold: linked from the ledger
 				frappe.delete_doc(doctype, name, force=True)
 		frappe.db.commit()
 
@@ -277,7 +430,18 @@ def rows(run: str) -> dict:
 		for row in frappe.get_all(
 			"Stock Sync Log Outlet",
 			filters={"parent": run},
-			fields=["name", "outlet", "result", "invoices_synced", "attempts", "message", "creation"],
+			fields=[
+				"name",
+				"outlet",
+				"result",
+				"invoices_synced",
+				"invoices_consolidated",
+				"invoices_flagged",
+				"stock_qty",
+				"attempts",
+				"message",
+				"creation",
+			],
 		)
 	}
 

@@ -21,13 +21,17 @@ from frappe.utils.background_jobs import get_job
 from rq.job import JobStatus
 
 from scoopjoy import named_lock
+from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import stock_posting_mode
 
 ALL_OUTLETS = "All"
 ACTIVE_STATUSES = ("Queued", "Running")
 MAX_RESUMES = 5
 ERROR_DETAILS_IN_MESSAGE = 20
-COUNTERS = ("processed", "succeeded", "failed", "invoices_synced")
-ROW_FIELDS = ("outlet", "franchise_name", "result", "invoices_synced", "attempts", "message")
+# Added up over the outlets' rows; the rows carry the same names.
+INVOICE_COUNTERS = ("invoices_synced", "invoices_consolidated", "invoices_flagged", "stock_qty")
+COUNTERS = ("processed", "succeeded", "failed", *INVOICE_COUNTERS)
+ROW_FIELDS = ("outlet", "franchise_name", "result", *INVOICE_COUNTERS, "attempts", "message")
+CONSOLIDATION_FIELDS = ("outlet", "merge_log", "sales_invoice", "credit_note", "invoices", "stock_qty")
 WATCHED_FIELDS = (
 	"name",
 	"status",
@@ -35,7 +39,7 @@ WATCHED_FIELDS = (
 	"processed",
 	"succeeded",
 	"failed",
-	"invoices_synced",
+	*INVOICE_COUNTERS,
 	"cancel_requested",
 	"awaiting_report",
 	"resume_count",
@@ -57,7 +61,8 @@ class StockSyncLog(Document):
 				"triggered_by": frappe.session.user,
 				"job_id": job_id,
 				"retry_of": retry_of,
-				**dict.fromkeys(("total_outlets", "processed", "succeeded", "failed", "invoices_synced"), 0),
+				"stock_posting": stock_posting_mode(),
+				**dict.fromkeys(("total_outlets", *COUNTERS), 0),
 			}
 		)
 		return self.insert(ignore_permissions=True)
@@ -95,6 +100,8 @@ class StockSyncLog(Document):
 				"status": "Running",
 				"total_outlets": total_outlets,
 				"sync_datetime": self.sync_datetime or now_datetime(),
+				# A run keeps its mode when resumed; one queued before the mode existed takes today's.
+				"stock_posting": self.stock_posting or stock_posting_mode(),
 			}
 		)
 
@@ -111,49 +118,60 @@ class StockSyncLog(Document):
 		"""Add one row per outlet and add to the counters. Called inside the chunk's transaction, so
 		what the record says was done and what was done are committed together. The counters are
 		incremented in SQL, not overwritten, because parallel batches of one run record at once."""
-		# One INSERT for the chunk's rows, straight to the table and not kept on this document: a
-		# run's memory must not grow with its outlets.
-		now = now_datetime()
-		if results:
-			frappe.db.bulk_insert(
-				"Stock Sync Log Outlet",
-				[
-					*ROW_FIELDS,
-					"name",
-					"parent",
-					"parenttype",
-					"parentfield",
-					"idx",
-					"creation",
-					"modified",
-					"owner",
-					"modified_by",
-				],
-				[
-					(
-						*(result[f] for f in ROW_FIELDS),
-						frappe.generate_hash(length=10),
-						self.name,
-						self.doctype,
-						"outlets",
-						idx,
-						now,
-						now,
-						self.owner,
-						self.owner,
-					)
-					for idx, result in enumerate(results, start=self.processed + 1)
-				],
+		for result in results:
+			result["invoices_synced"] = result.get("invoices_consolidated", 0) + result.get("invoices_flagged", 0)
+		consolidations = [c | {"outlet": r["outlet"]} for r in results for c in r.get("consolidations", ())]
+		self.insert_rows("outlets", "Stock Sync Log Outlet", ROW_FIELDS, results, start=self.processed + 1)
+		if consolidations:
+			self.insert_rows(
+				"consolidations",
+				"Stock Sync Log Consolidation",
+				CONSOLIDATION_FIELDS,
+				consolidations,
+				start=self.count_rows("Stock Sync Log Consolidation") + 1,
 			)
 		failed = sum(1 for r in results if r["result"] == "Failed")
 		log = frappe.qb.DocType(self.doctype)
-		frappe.qb.update(log).set(log.processed, log.processed + len(results)).set(
-			log.succeeded, log.succeeded + len(results) - failed
-		).set(log.failed, log.failed + failed).set(
-			log.invoices_synced, log.invoices_synced + sum(r["invoices_synced"] for r in results)
-		).where(log.name == self.name).run()
+		update = (
+			frappe.qb.update(log)
+			.set(log.processed, log.processed + len(results))
+			.set(log.succeeded, log.succeeded + len(results) - failed)
+			.set(log.failed, log.failed + failed)
+		)
+		for counter in INVOICE_COUNTERS:
+			update = update.set(log[counter], log[counter] + sum(r.get(counter) or 0 for r in results))
+		update.where(log.name == self.name).run()
 		self.load_counters()
 		self.notify_watchers()
+
+	def count_rows(self, doctype: str) -> int:
+		return frappe.db.count(doctype, {"parent": self.name, "parenttype": self.doctype})
+
+	def insert_rows(self, parentfield: str, doctype: str, fields: tuple, rows: list[dict], start: int):
+		"""One INSERT for a chunk's child rows, straight to the table and not kept on this document: a
+		run's memory must not grow with its outlets. `idx` only orders the outlets' rows."""
+		if not rows:
+			return
+		now = now_datetime()
+		frappe.db.bulk_insert(
+			doctype,
+			[*fields, "name", "parent", "parenttype", "parentfield", "idx", "creation", "modified", "owner", "modified_by"],
+			[
+				(
+					*(row.get(f) or (0 if f in INVOICE_COUNTERS or f == "invoices" else None) for f in fields),
+					frappe.generate_hash(length=10),
+					self.name,
+					self.doctype,
+					parentfield,
+					idx,
+					now,
+					now,
+					self.owner,
+					self.owner,
+				)
+				for idx, row in enumerate(rows, start=start)
+			],
+		)
 
 	def load_counters(self):
 		"""The run's totals as the database has them; after our UPDATE this includes every batch."""
@@ -273,13 +291,17 @@ class StockSyncLog(Document):
 				"duration": time_diff_in_seconds(self.ended_on, self.sync_datetime)
 				if self.sync_datetime
 				else 0,
-				"summary": _("{0} of {1} outlets synced, {2} failed, {3} invoices marked as synced.").format(
-					self.succeeded, self.total_outlets, self.failed, self.invoices_synced
-				),
+				"summary": self.summary_line(),
 				"awaiting_report": 0,
 			}
 		)
 		self.notify_watchers()
+
+	def summary_line(self) -> str:
+		outlets = _("{0} of {1} outlets synced, {2} failed").format(self.succeeded, self.total_outlets, self.failed)
+		return _("{0}: {1} invoices consolidated (stock qty {2} posted), {3} only marked as synced.").format(
+			outlets, self.invoices_consolidated, frappe.format(self.stock_qty, "Float"), self.invoices_flagged
+		)
 
 	def outcome(self) -> str:
 		if self.failed and not self.succeeded:
@@ -297,6 +319,10 @@ class StockSyncLog(Document):
 			"success": self.succeeded,
 			"errors": self.failed,
 			"invoices_synced": self.invoices_synced,
+			"invoices_consolidated": self.invoices_consolidated,
+			"invoices_flagged": self.invoices_flagged,
+			"stock_qty": self.stock_qty,
+			"consolidated_documents": self.count_rows("Stock Sync Log Consolidation"),
 			"error_details": frappe.get_all(
 				"Stock Sync Log Outlet",
 				filters={"parent": self.name, "parenttype": self.doctype, "result": "Failed"},
