@@ -76,8 +76,13 @@ def print_summary(outcome: dict):
 	colour = "green" if outcome["status"] == "Completed" else "red"
 	click.secho(
 		f"{outcome['sync_log']}: {outcome['status']} - {outcome['success']} of {outcome['total']} outlets "
-		f"synced, {outcome['errors']} failed, {outcome['invoices_synced']} invoices",
+		f"synced, {outcome['errors']} failed",
 		fg=colour,
+	)
+	click.echo(
+		f"  {outcome['invoices_consolidated']} invoices consolidated into "
+		f"{outcome['consolidated_documents']} merge logs (stock qty {outcome['stock_qty']:g} posted), "
+		f"{outcome['invoices_flagged']} only marked as synced"
 	)
 	for error in outcome["error_details"]:
 		click.echo(f"  {error['outlet']} ({error['franchise_name']}): {error['message']}")
@@ -103,7 +108,8 @@ def sync_status(context, limit=10):
 				"processed",
 				"total_outlets",
 				"failed",
-				"invoices_synced",
+				"invoices_consolidated",
+				"invoices_flagged",
 			],
 			order_by="creation desc",
 			limit=limit,
@@ -113,14 +119,14 @@ def sync_status(context, limit=10):
 			return
 		click.echo(
 			f"{'Run':<16} {'Group':<14} {'Status':<22} {'Via':<9} {'Started':<19} {'Outlets':>11} "
-			f"{'Failed':>6} {'Invoices':>9}"
+			f"{'Failed':>6} {'Consolidated':>12} {'Marked':>7}"
 		)
 		for run in runs:
 			started = run.sync_datetime.strftime("%Y-%m-%d %H:%M:%S") if run.sync_datetime else "-"
 			click.echo(
 				f"{run.name:<16} {run.outlet_group[:14]:<14} {run.status:<22} {run.trigger or '-':<9} "
 				f"{started:<19} {f'{run.processed}/{run.total_outlets}':>11} {run.failed:>6} "
-				f"{run.invoices_synced:>9}"
+				f"{run.invoices_consolidated:>12} {run.invoices_flagged:>7}"
 			)
 
 

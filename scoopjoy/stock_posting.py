@@ -171,18 +171,31 @@ def stock_qty_out(vouchers: list[str]) -> float:
 
 
 @contextmanager
-def posting_as_system():
-	"""The sync posts as the system, as a scheduled job does: the Stock Manager who pressed Sync Stock
-	may not create Sales Invoices, and the run records who triggered it."""
+def posting_session():
+	"""How a worker posts, from its next transaction on, restored afterwards:
+
+	- as the system, like a scheduled job: the Stock Manager who pressed Sync Stock may not create
+	  Sales Invoices; the run records who triggered it;
+	- READ COMMITTED: a chunk runs for seconds while cashiers keep submitting invoices. The locking
+	  read sees an invoice submitted after the chunk began, and ERPNext's plain reads of it during
+	  consolidation must see it too (REPEATABLE READ would show them the chunk's older snapshot,
+	  where it does not exist). It also takes no gap locks, so cashiers' new invoices never wait."""
 	user = frappe.session.user
-	if user == "Administrator":
-		yield
-		return
+	isolation = frappe.db.sql("SELECT @@SESSION.tx_isolation")[0][0].replace("-", " ")
 	frappe.set_user("Administrator")
+	set_isolation_level("READ COMMITTED")
 	try:
 		yield
 	finally:
+		set_isolation_level(isolation)
 		frappe.set_user(user)
+
+
+def set_isolation_level(level: str):
+	if level not in ("READ COMMITTED", "REPEATABLE READ", "READ UNCOMMITTED", "SERIALIZABLE"):
+		raise ValueError(level)
+	# No query-builder form for SET SESSION; the level is one of four constants.
+	frappe.db.sql(f"SET SESSION TRANSACTION ISOLATION LEVEL {level}")  # nosemgrep
 
 
 def readable(message: str) -> str:

@@ -19,7 +19,7 @@ from frappe.utils import cint, create_batch, flt
 
 from scoopjoy import named_lock
 from scoopjoy.savepoint import Savepoint
-from scoopjoy.stock_posting import post_outlet_stock, posting_as_system, readable
+from scoopjoy.stock_posting import post_outlet_stock, posting_session, readable
 from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import ALL_OUTLETS, discard_job
 
 SYNC_ROLES = ("System Manager", "Stock Manager")
@@ -196,7 +196,7 @@ def process_stock_sync(outlet_group: str | None = None, trigger: str = "CLI", sy
 	try:
 		run.refresh_state()  # read the run as it is now that we hold it
 		if run.status == "Queued":
-			with posting_as_system():
+			with posting_session():
 				walk_outlets(run)
 	finally:
 		run.release()
@@ -275,7 +275,8 @@ def process_outlet_batch(sync_log: str, generation: int, batch: int, outlets: li
 		done = run.processed_outlets()
 		todo = [o for o in outlets_to_sync(run, names=outlets) if o.name not in done]
 		set_lock_wait_timeout()
-		with posting_as_system():
+		with posting_session():
+			frappe.db.commit()  # nothing written yet: the chunks start a READ COMMITTED transaction  # nosemgrep: frappe-manual-commit
 			outcome = walk_chunks(run, todo)
 		if outcome == "out of time":
 			return

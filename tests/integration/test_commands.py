@@ -24,7 +24,8 @@ def test_sync_stock_wait_draws_progress_prints_summary_and_fails_on_failed_outle
 
 	assert result.returncode == 1, result.stdout + result.stderr
 	assert "has been queued" in result.stdout and "Outlets" in result.stdout  # the progress bar's label
-	assert "Completed with Errors - 1 of 2 outlets synced, 1 failed, 3 invoices" in result.stdout
+	assert "Completed with Errors - 1 of 2 outlets synced, 1 failed" in result.stdout
+	assert "0 invoices consolidated into 0 merge logs (stock qty 0 posted), 3 only marked" in result.stdout
 	assert (
 		f"{broken.name} ({broken.franchise_name}): Outlet {broken.name} has no franchise warehouse"
 		in result.stdout
@@ -40,7 +41,27 @@ def test_sync_stock_wait_exits_zero_when_every_outlet_synced(world, worker):
 	result = bench_command("scoopjoy-sync-stock", "--group", world.group, "--wait", timeout=300)
 
 	assert result.returncode == 0, result.stdout + result.stderr
-	assert "Completed - 1 of 1 outlets synced, 0 failed, 2 invoices" in result.stdout
+	assert "Completed - 1 of 1 outlets synced, 0 failed" in result.stdout
+	assert "2 only marked as synced" in result.stdout
+
+
+@pytest.mark.consolidating
+def test_sync_stock_wait_with_posting_reports_what_was_consolidated(world, worker):
+	scoop = world.make_item("SCOOP")
+	good = world.make_stocked_outlet("Good", {scoop: 20})
+	good.invoices = [world.sell(good, {scoop: 2}), world.sell(good, {scoop: 3})]
+	short = world.make_stocked_outlet("Short", {scoop: 1})
+	short.invoices = [world.sell(short, {scoop: 1})]
+	world.move_stock(short.warehouse, {scoop: 1}, "Material Issue")
+	world.commit()
+
+	result = bench_command("scoopjoy-sync-stock", "--group", world.group, "--wait", timeout=300)
+
+	assert result.returncode == 1, result.stdout + result.stderr
+	assert "Completed with Errors - 1 of 2 outlets synced, 1 failed" in result.stdout
+	assert "2 invoices consolidated into 1 merge logs (stock qty 5 posted), 0 only marked" in result.stdout
+	[reason] = [line for line in result.stdout.splitlines() if line.startswith(f"  {short.name} ")]
+	assert "needed in" in reason and "<" not in reason, reason  # ERPNext's message, as text
 
 
 def test_sync_stock_refuses_an_unknown_group(queues):

@@ -340,6 +340,22 @@ class World:
 		)
 		self.triggers.append(trigger)
 
+	def pause_on(self, timing: str, table: str, condition: str, seconds: float):
+		"""Make a statement sleep inside MariaDB while `condition` holds for its row (a trigger), so a
+		test can act while that transaction holds its locks. `condition` is SQL on NEW, written by the
+		test itself (no user input)."""
+		trigger = f"{self.tag.lower()}_pause_{len(self.triggers)}"
+		frappe.db.commit()  # DDL commits implicitly; make that explicit
+		frappe.db.sql(
+			f"""CREATE TRIGGER `{trigger}` {timing} ON `{table}` FOR EACH ROW
+			BEGIN
+				IF {condition} THEN
+					SET @scoopjoy_slept = SLEEP({float(seconds)});
+				END IF;
+			END"""
+		)
+		self.triggers.append(trigger)
+
 	# ── queries ──
 	def unsynced(self, warehouse: str) -> int:
 		return frappe.db.count(
@@ -418,6 +434,36 @@ def wait_until(condition, timeout: float = 120, every: float = 0.05):
 			return value
 		time.sleep(every)
 	raise AssertionError(f"condition not met within {timeout} s")
+
+
+def someone_sleeping_in_mariadb() -> bool:
+	"""A statement is inside a pause_on() trigger's SLEEP right now."""
+	return bool(
+		frappe.db.sql("SELECT 1 FROM information_schema.PROCESSLIST WHERE STATE = 'User sleep' LIMIT 1")
+	)
+
+
+def in_own_connection(work):
+	"""Run `work()` in a thread with its own site connection (a cashier at another terminal);
+	returns the thread, whose `.error` holds what `work` raised."""
+	from tests.integration.conftest import BENCH, SITE
+
+	def target():
+		try:
+			frappe.init(site=SITE, sites_path=str(BENCH / "sites"))
+			frappe.connect()
+			frappe.set_user("Administrator")
+			work()
+			frappe.db.commit()
+		except Exception as e:
+			thread.error = e
+		finally:
+			frappe.destroy()
+
+	thread = threading.Thread(target=target)
+	thread.error = None
+	thread.start()
+	return thread
 
 
 def processed(run: str) -> int:

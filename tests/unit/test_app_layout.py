@@ -85,7 +85,27 @@ def test_stock_sync_log_records_what_a_reader_needs():
 	assert meta["in_create"] == 1
 	assert not any(p.get("create") or p.get("write") for p in meta["permissions"])
 	child = {f["fieldname"] for f in doctype("Stock Sync Log Outlet")["fields"]}
-	assert child == {"outlet", "franchise_name", "result", "invoices_synced", "attempts", "message"}
+	counters = {"invoices_synced", "invoices_consolidated", "invoices_flagged", "stock_qty"}
+	assert child == {"outlet", "franchise_name", "result", "attempts", "message", *counters}
+	assert counters <= set(fields)
+	assert fields["consolidations"]["options"] == "Stock Sync Log Consolidation"
+	links = {f["fieldname"]: f.get("options") for f in doctype("Stock Sync Log Consolidation")["fields"]}
+	assert links == {
+		"outlet": "Franchise Agreement",
+		"merge_log": "POS Invoice Merge Log",
+		"sales_invoice": "Sales Invoice",
+		"credit_note": "Sales Invoice",
+		"invoices": None,
+		"stock_qty": None,
+	}
+
+
+def test_scoopjoy_settings_offers_the_two_posting_modes_consolidating_by_default():
+	meta = doctype("ScoopJoy Settings")
+	[mode] = [f for f in meta["fields"] if f["fieldname"] == "stock_posting"]
+	assert meta["issingle"] == 1
+	assert mode["options"].split("\n") == ["Consolidate into stock ledger", "Mark invoices only"]
+	assert mode["default"] == "Consolidate into stock ledger"
 
 
 def test_custom_field_fixture_is_indexed_and_owned_by_the_module():

@@ -20,6 +20,13 @@ $(document).on("app_ready", () => {
 		} else {
 			message = __("Stock sync {0} finished: all {1} outlets synced.", [link, data.total]);
 		}
+		if (data.invoices_consolidated || data.invoices_flagged) {
+			message += " " + __("{0} invoices consolidated (stock qty {1}), {2} only marked.", [
+				data.invoices_consolidated,
+				format_number(data.stock_qty),
+				data.invoices_flagged,
+			]);
+		}
 		frappe.show_alert({ message, indicator: data.status === "Completed" ? "green" : "orange" }, 10);
 	});
 });

@@ -31,7 +31,9 @@ scoopjoy.stock_sync_log.show_summary = (frm) => {
 		__("{0} of {1} outlets processed", [doc.processed, doc.total_outlets]),
 		__("{0} synced", [doc.succeeded]),
 		__("{0} failed", [doc.failed]),
-		__("{0} invoices", [doc.invoices_synced]),
+		__("{0} invoices consolidated", [doc.invoices_consolidated]),
+		__("{0} only marked", [doc.invoices_flagged]),
+		__("stock qty {0} posted", [format_number(doc.stock_qty)]),
 	];
 	if (doc.duration) parts.push(__("took {0}", [frappe.utils.get_formatted_duration(doc.duration)]));
 	if (doc.trigger) parts.push(__("via {0} by {1}", [__(doc.trigger), doc.triggered_by || ""]));
