@@ -164,7 +164,9 @@ def stock_qty_out(vouchers: list[str]) -> float:
 	posted = (
 		frappe.qb.from_(sle)
 		.select(frappe.query_builder.functions.Sum(sle.actual_qty))
-		.where((sle.voucher_type == "Sales Invoice") & sle.voucher_no.isin(vouchers) & (sle.is_cancelled == 0))
+		.where(
+			(sle.voucher_type == "Sales Invoice") & sle.voucher_no.isin(vouchers) & (sle.is_cancelled == 0)
+		)
 		.run()
 	)[0][0]
 	return -flt(posted)
@@ -172,16 +174,20 @@ def stock_qty_out(vouchers: list[str]) -> float:
 
 @contextmanager
 def posting_session():
-	"""How a worker posts, from its next transaction on, restored afterwards:
+	"""How a worker posts, from its next transaction on, restored afterwards.
 
-	- as the system, like a scheduled job: the Stock Manager who pressed Sync Stock may not create
-	  Sales Invoices; the run records who triggered it;
-	- READ COMMITTED: a chunk runs for seconds while cashiers keep submitting invoices. The locking
-	  read sees an invoice submitted after the chunk began, and ERPNext's plain reads of it during
-	  consolidation must see it too (REPEATABLE READ would show them the chunk's older snapshot,
-	  where it does not exist). It also takes no gap locks, so cashiers' new invoices never wait."""
+	As the system, like a scheduled job: the Stock Manager who pressed Sync Stock may not create
+	Sales Invoices; the run records who triggered it.
+
+	READ COMMITTED: a chunk runs for seconds while cashiers keep submitting invoices. The locking read
+	sees an invoice submitted after the chunk began, and ERPNext's plain reads of it during
+	consolidation must see it too (REPEATABLE READ would show them the chunk's older snapshot). It
+	also takes no gap locks, so a cashier's new invoice never waits for the sync's chunk."""
 	user = frappe.session.user
-	isolation = frappe.db.sql("SELECT @@SESSION.tx_isolation")[0][0].replace("-", " ")
+	# A session variable: no query-builder form.
+	isolation = frappe.db.sql("SELECT @@SESSION.tx_isolation")[0][0].replace(
+		"-", " "
+	)  # nosemgrep: frappe-using-db-sql
 	frappe.set_user("Administrator")
 	set_isolation_level("READ COMMITTED")
 	try:
@@ -195,7 +201,7 @@ def set_isolation_level(level: str):
 	if level not in ("READ COMMITTED", "REPEATABLE READ", "READ UNCOMMITTED", "SERIALIZABLE"):
 		raise ValueError(level)
 	# No query-builder form for SET SESSION; the level is one of four constants.
-	frappe.db.sql(f"SET SESSION TRANSACTION ISOLATION LEVEL {level}")  # nosemgrep
+	frappe.db.sql(f"SET SESSION TRANSACTION ISOLATION LEVEL {level}")  # nosemgrep: frappe-using-db-sql
 
 
 def readable(message: str) -> str:

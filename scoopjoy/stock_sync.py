@@ -19,8 +19,8 @@ from frappe.utils import cint, create_batch, flt
 
 from scoopjoy import named_lock
 from scoopjoy.savepoint import Savepoint
-from scoopjoy.stock_posting import post_outlet_stock, posting_session, readable
 from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import ALL_OUTLETS, discard_job
+from scoopjoy.stock_posting import post_outlet_stock, posting_session, readable
 
 SYNC_ROLES = ("System Manager", "Stock Manager")
 CHUNK_SIZE = 50  # outlets per transaction: a crash loses at most this much uncommitted work

@@ -4,9 +4,13 @@
 		--kwargs "{'outlets': 500, 'invoices_per_outlet': 100}"
 	bench --site SITE execute scoopjoy.benchmarks.stock_sync.fan_out \\
 		--kwargs "{'outlets': 5000, 'invoices_per_outlet': 10, 'workers': [1, 2]}"
+	bench --site SITE execute scoopjoy.benchmarks.stock_sync.posting \\
+		--kwargs "{'outlets': 500, 'invoices_per_outlet': 2}"
 
-Everything it creates is named SJBENCH… (outlet group, warehouses, agreements, invoices) and removed
-at the end. Use a test site: it commits.
+`run` and `fan_out` measure the "Mark invoices only" mode on invoices written in bulk; everything they
+create is named SJBENCH… and removed at the end. `posting` measures stock posting on POS Invoices made
+through ERPNext (scoopjoy.demo); its ledger documents stay, as posted stock does. Use a test site: it
+commits.
 """
 
 import os
@@ -21,7 +25,8 @@ import frappe
 from frappe.installer import update_site_config
 from frappe.utils import create_batch, get_bench_path, nowdate
 
-from scoopjoy import stock_sync
+from scoopjoy import demo, stock_sync
+from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import CONSOLIDATE, MARK_ONLY
 from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import discard_job
 
 PREFIX = "SJBENCH"
@@ -38,7 +43,8 @@ def run(outlets: int = 500, invoices_per_outlet: int = 100, memory: bool = True)
 			"scoopjoy, no progress": lambda: scoopjoy_run(fixture.group, progress=False),
 			"floor": lambda: floor(fixture.group),
 		}
-		rows = [measure(name, variant, fixture, memory) for name, variant in variants.items()]
+		with stock_posting(MARK_ONLY):
+			rows = [measure(name, variant, fixture, memory) for name, variant in variants.items()]
 	finally:
 		fixture.remove()
 	print_table(rows, fixture)
@@ -183,18 +189,8 @@ def fan_out(
 		update_site_config("scoopjoy_fan_out_threshold", 1)
 		for count in workers or [1, 2]:
 			fixture.reset()
-			processes = start_workers(count)
-			try:
-				started = time.perf_counter()
-				run_name = stock_sync.enqueue_stock_sync(fixture.group)["sync_log"]
-				ended = wait_for_run(run_name)
-				seconds = time.perf_counter() - started
-			finally:
-				for process in processes:
-					process.kill()
-					process.wait()
-			assert fixture.pending() == 0 and ended.status == "Completed", ended
-			rows.append({"workers": count, "seconds": seconds, "batches": ended.fan_out_jobs})
+			with stock_posting(MARK_ONLY):
+				rows.append(time_fanned_out_run(fixture, count))
 	finally:
 		update_site_config("scoopjoy_fan_out_threshold", "None")
 		fixture.remove()
@@ -205,6 +201,21 @@ def fan_out(
 			f"speed-up ×{rows[0]['seconds'] / row['seconds']:.2f}"
 		)
 	return rows
+
+
+def time_fanned_out_run(fixture, count: int) -> dict:
+	processes = start_workers(count)
+	try:
+		started = time.perf_counter()
+		run_name = stock_sync.enqueue_stock_sync(fixture.group)["sync_log"]
+		ended = wait_for_run(run_name)
+		seconds = time.perf_counter() - started
+	finally:
+		for process in processes:
+			process.kill()
+			process.wait()
+	assert fixture.pending() == 0 and ended.status == "Completed", ended
+	return {"workers": count, "seconds": seconds, "batches": ended.fan_out_jobs}
 
 
 def start_workers(count: int) -> list[subprocess.Popen]:
@@ -236,6 +247,123 @@ def wait_for_run(name: str, timeout: int = 1800):
 	raise TimeoutError(name)
 
 
+# ── stock posting ───────────────────────────────────────────────────────────────────────────
+
+
+def posting(outlets: int = 500, invoices_per_outlet: int = 2) -> dict:
+	"""One run with stock posting on, in this process as one worker runs it (fan-out off), over
+	outlets whose POS Invoices were made and submitted through ERPNext. Reports the wall time, the
+	cost per invoice, SQL statements and the longest transaction (chunk) the run held."""
+	stock_sync.check_sync_permission()
+	started = time.perf_counter()
+	world = PostingWorld(outlets, invoices_per_outlet)
+	made_in = time.perf_counter() - started
+	chunks = []
+	sync_chunk = stock_sync.sync_chunk
+
+	def timed_chunk(run, chunk):
+		began = time.perf_counter()
+		try:
+			return sync_chunk(run, chunk)
+		finally:
+			chunks.append(time.perf_counter() - began)
+
+	with (
+		stock_posting(CONSOLIDATE),
+		mock.patch.object(stock_sync, "sync_chunk", timed_chunk),
+		mock.patch.dict(frappe.local.conf, {"scoopjoy_fan_out_threshold": 10**9}),
+	):
+		statements_before = statements()
+		started = time.perf_counter()
+		stock_sync.process_stock_sync(world.group, trigger="CLI")
+		seconds = time.perf_counter() - started
+		sql = statements() - statements_before - 1
+	discard_job(stock_sync.report_job_id(world.group))
+	log = frappe.get_last_doc("Stock Sync Log", filters={"outlet_group": world.group})
+	assert (log.invoices_consolidated, log.failed) == (world.invoices, 0), log.summary
+	result = {
+		"outlets": outlets,
+		"invoices": world.invoices,
+		"fixture_seconds": made_in,
+		"seconds": seconds,
+		"ms_per_invoice": 1000 * seconds / world.invoices,
+		"sql_statements": sql,
+		"chunks": len(chunks),
+		"longest_transaction_s": max(chunks),
+		"sales_invoices": len(log.consolidations),
+	}
+	world.remove()
+	print(
+		f"\nstock posting: {outlets} outlets × {invoices_per_outlet} POS Invoices made through ERPNext "
+		f"({world.invoices} invoices, made in {made_in:.0f} s); {machine()}\n"
+		f"sync with posting on: {seconds:.1f} s wall, {result['ms_per_invoice']:.0f} ms/invoice, "
+		f"{sql:,} SQL statements, {len(chunks)} chunks, longest transaction {max(chunks):.2f} s, "
+		f"{result['sales_invoices']} consolidated Sales Invoices"
+	)
+	return result
+
+
+class PostingWorld:
+	"""Outlets with stock, a POS Profile each and POS Invoices made through ERPNext, named SJBENCH…."""
+
+	def __init__(self, outlets: int, per_outlet: int):
+		self.invoices = outlets * per_outlet
+		self.tag = f"{PREFIX}{frappe.generate_hash(length=5).upper()}"
+		self.group = self.tag
+		company = demo.default_company()
+		frappe.get_doc({"doctype": "Outlet Group", "outlet_group_name": self.group}).insert()
+		item = demo.make_item(f"{self.tag}-SCOOP")
+		customer = demo.make_customer(f"{self.tag} Walk-in")
+		self.agreements, profiles = [], []
+		for i in range(outlets):
+			warehouse = frappe.get_doc(
+				{"doctype": "Warehouse", "warehouse_name": f"{self.tag} P{i:04d}", "company": company}
+			).insert()
+			agreement = frappe.get_doc(
+				{
+					"doctype": "Franchise Agreement",
+					"franchise_name": f"{self.tag} Outlet {i}",
+					"franchise_warehouse": warehouse.name,
+					"territory": demo.leaf("Territory"),
+					"outlet_group": self.group,
+				}
+			).insert()
+			agreement.submit()
+			self.agreements.append(agreement.name)
+			profiles.append(demo.make_pos_profile(f"{self.tag} P{i:04d}", company, warehouse.name, customer))
+			if i % 100 == 99:
+				frappe.db.commit()  # nosemgrep: frappe-manual-commit
+		warehouses = frappe.get_all("POS Profile", filters={"name": ("in", profiles)}, pluck="warehouse")
+		demo.move_stock(company, {(item, w): 10 * per_outlet for w in warehouses}, "Material Receipt")
+		for profile in profiles:
+			for j in range(per_outlet):
+				demo.sell(company, profile, customer, {item: 1 + j % 3})
+			frappe.db.commit()  # nosemgrep: frappe-manual-commit
+
+	def remove(self):
+		"""scoopjoy's records go; the posted ledger, its warehouses and POS Invoices stay."""
+		logs = frappe.get_all("Stock Sync Log", filters={"outlet_group": self.group}, pluck="name")
+		for child in ("Stock Sync Log Outlet", "Stock Sync Log Consolidation"):
+			frappe.db.delete(child, {"parent": ("in", logs or [""])})
+		frappe.db.delete("Stock Sync Log", {"name": ("in", logs or [""])})
+		frappe.db.delete("Franchise Agreement", {"name": ("in", self.agreements)})
+		frappe.db.delete("Outlet Group", self.group)
+		frappe.db.commit()  # nosemgrep: frappe-manual-commit
+
+
+@contextmanager
+def stock_posting(mode: str):
+	"""Run in this ScoopJoy Settings mode (committed: workers read it), then restore the site's."""
+	before = frappe.db.get_single_value("ScoopJoy Settings", "stock_posting")
+	frappe.db.set_single_value("ScoopJoy Settings", "stock_posting", mode)
+	frappe.db.commit()  # nosemgrep: frappe-manual-commit
+	try:
+		yield
+	finally:
+		frappe.db.set_single_value("ScoopJoy Settings", "stock_posting", before)
+		frappe.db.commit()  # nosemgrep: frappe-manual-commit
+
+
 # ── the data ────────────────────────────────────────────────────────────────────────────────
 
 
@@ -246,10 +374,7 @@ class Fixture:
 		self.outlets, self.per_outlet, self.invoices = outlets, per_outlet, outlets * per_outlet
 		self.tag = f"{PREFIX}{frappe.generate_hash(length=5).upper()}"
 		self.group = self.tag
-		company = (
-			frappe.db.get_single_value("Global Defaults", "default_company")
-			or frappe.get_all("Company", pluck="name", limit=1)[0]
-		)
+		company = demo.default_company()
 		abbr = frappe.get_cached_value("Company", company, "abbr")
 		territory = frappe.get_all("Territory", filters={"is_group": 0}, pluck="name", limit=1)[0]
 		now = frappe.utils.now()

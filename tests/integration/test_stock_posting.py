@@ -76,14 +76,26 @@ def test_sync_posts_good_outlets_fails_short_one_whole_and_only_marks_closed_one
 	log = frappe.get_doc("Stock Sync Log", run)
 	result = rows(run)
 	good, short, closed = (result[o.name] for o in (shop.good, shop.short, shop.closed))
-	assert (good.result, good.invoices_consolidated, good.invoices_flagged, good.stock_qty) == ("Synced", 4, 0, 9)
+	assert (good.result, good.invoices_consolidated, good.invoices_flagged, good.stock_qty) == (
+		"Synced",
+		4,
+		0,
+		9,
+	)
 	assert (closed.result, closed.invoices_consolidated, closed.invoices_flagged) == ("Synced", 0, 2)
 	assert short.result == "Failed" and short.invoices_synced == 0
-	assert "needed in" in short.message and "<" not in short.message, short.message  # ERPNext's words, as text
+	assert "needed in" in short.message and "<" not in short.message, (
+		short.message
+	)  # ERPNext's words, as text
 	assert frappe.db.exists("Error Log", {"reference_name": shop.short.name})
 
 	assert (log.status, log.stock_posting) == ("Completed with Errors", CONSOLIDATE)
-	assert (log.invoices_consolidated, log.invoices_flagged, log.invoices_synced, log.stock_qty) == (4, 2, 6, 9)
+	assert (log.invoices_consolidated, log.invoices_flagged, log.invoices_synced, log.stock_qty) == (
+		4,
+		2,
+		6,
+		9,
+	)
 	links = {(c.outlet, c.sales_invoice, c.credit_note) for c in log.consolidations}
 	assert {o for o, _, _ in links} == {shop.good.name}  # two customers: two merge logs
 	assert len(links) == 2 and consolidated_vouchers(shop.good.warehouse) == {
@@ -139,9 +151,17 @@ def test_mark_only_posts_nothing_and_a_later_consolidating_run_picks_those_invoi
 	for outlet in (shop.good, shop.short):
 		assert consolidated_vouchers(outlet.warehouse) == set()
 		for invoice in outlet.invoices:
-			assert (merge_log_refs(invoice), frappe.db.get_value("POS Invoice", invoice, "custom_stock_synced")) == (0, 1)
+			assert (
+				merge_log_refs(invoice),
+				frappe.db.get_value("POS Invoice", invoice, "custom_stock_synced"),
+			) == (0, 1)
 	log = frappe.get_doc("Stock Sync Log", world.logs()[-1])
-	assert (log.stock_posting, log.status, log.invoices_consolidated, log.invoices_flagged) == (MARK_ONLY, "Completed", 0, 7)
+	assert (log.stock_posting, log.status, log.invoices_consolidated, log.invoices_flagged) == (
+		MARK_ONLY,
+		"Completed",
+		0,
+		7,
+	)
 
 	# Switched to consolidating: invoices the mark-only run marked still hold their stock; they
 	# are consolidated now, exactly once.

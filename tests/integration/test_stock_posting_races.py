@@ -81,7 +81,9 @@ def test_overlapping_runs_consolidate_each_invoice_once(world, queues):
 	workers = [start_worker("long") for _ in range(2)]
 	try:
 		wait_until(
-			lambda: all(frappe.db.get_value("Stock Sync Log", r, "awaiting_report") for r in (group_run, all_run)),
+			lambda: all(
+				frappe.db.get_value("Stock Sync Log", r, "awaiting_report") for r in (group_run, all_run)
+			),
 			timeout=300,
 		)
 	finally:

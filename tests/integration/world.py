@@ -11,16 +11,10 @@ import time
 import frappe
 from frappe.utils.background_jobs import get_queue, get_redis_connection_without_auth
 
+from scoopjoy import demo
 from scoopjoy.benchmarks.stock_sync import insert_pending_invoices
 
 TEST_PREFIX = "SJT"
-
-
-def default_company() -> str:
-	return (
-		frappe.db.get_single_value("Global Defaults", "default_company")
-		or frappe.get_all("Company", pluck="name", limit=1)[0]
-	)
 
 
 def clear_scoopjoy_jobs():
@@ -38,7 +32,7 @@ def scoopjoy_job_ids(queue_type: str) -> list[str]:
 class World:
 	def __init__(self):
 		self.tag = f"{TEST_PREFIX}{frappe.generate_hash(length=6).upper()}"
-		self.company = default_company()
+		self.company = demo.default_company()
 		self.abbr = frappe.get_cached_value("Company", self.company, "abbr")
 		self.groups, self.warehouses, self.outlets, self.triggers = [], [], [], []
 		self.invoice_count = 0
@@ -92,219 +86,59 @@ class World:
 		return names
 
 	def make_erpnext_invoice(self, warehouse: str) -> str:
-		"""A POS Invoice made the way a POS terminal makes one: profile, customer, item, payment."""
-		item = self._make_once(
-			"Item",
-			f"{self.tag}-SCOOP",
-			{
-				"item_code": f"{self.tag}-SCOOP",
-				"item_group": frappe.get_all("Item Group", filters={"is_group": 0}, pluck="name", limit=1)[0],
-				"stock_uom": "Nos",
-				"is_stock_item": 1,
-				"allow_negative_stock": 1,  # the outlet sells before the opening stock is booked
-			},
+		"""A POS Invoice made the way a POS terminal makes one, at an outlet with no stock booked (the
+		mark-only tests never post it)."""
+		item = demo.make_item(f"{self.tag}-SCOOP")
+		frappe.db.set_value("Item", item, "allow_negative_stock", 1)
+		outlet = frappe._dict(
+			pos_profile=demo.make_pos_profile(
+				f"{self.tag} {warehouse}", self.company, warehouse, self.make_customer()
+			)
 		)
-		customer = self._make_once(
-			"Customer",
-			f"{self.tag} Walk-in",
-			{
-				"customer_name": f"{self.tag} Walk-in",
-				"customer_group": frappe.get_all("Customer Group", filters={"is_group": 0}, pluck="name")[0],
-				"territory": self.territory,
-			},
-		)
-		cash = frappe.get_all("Mode of Payment", filters={"type": "Cash"}, pluck="name", limit=1)[0]
-		self._ensure_mode_of_payment_account(cash)
-		profile = frappe.get_doc(
-			{
-				"doctype": "POS Profile",
-				"name": f"{self.tag} {warehouse}",
-				"company": self.company,
-				"warehouse": warehouse,
-				"customer": customer,
-				"currency": frappe.get_cached_value("Company", self.company, "default_currency"),
-				"write_off_account": frappe.get_cached_value("Company", self.company, "write_off_account"),
-				"write_off_cost_center": frappe.get_cached_value("Company", self.company, "cost_center"),
-				"payments": [{"mode_of_payment": cash, "default": 1}],
-			}
-		).insert()
-		self.pos_profiles = [*getattr(self, "pos_profiles", []), profile.name]
-		invoice = frappe.get_doc(
-			{
-				"doctype": "POS Invoice",
-				"company": self.company,
-				"pos_profile": profile.name,
-				"customer": customer,
-				"items": [{"item_code": item, "qty": 2, "rate": 3.5}],
-				"payments": [{"mode_of_payment": cash, "amount": 7}],
-			}
-		)
-		invoice.insert()
-		invoice.submit()
-		self.erpnext_invoices = [*getattr(self, "erpnext_invoices", []), invoice.name]
-		return invoice.name
+		self.pos_profiles = [*getattr(self, "pos_profiles", []), outlet.pos_profile]
+		invoice = demo.sell(self.company, outlet.pos_profile, self.make_customer(), {item: 2})
+		self.erpnext_invoices = [*getattr(self, "erpnext_invoices", []), invoice]
+		return invoice
 
-	# ── a real ERPNext world: stock, POS profiles, POS Invoices made through ERPNext ──
+	# ── a real ERPNext world (scoopjoy.demo): stock, POS profiles, POS Invoices made through ERPNext ──
 	# Ledger documents are permanent, as in production: cleanup removes scoopjoy's records and
 	# leaves the tagged warehouses, items and vouchers (a warehouse with stock cannot be deleted).
-	def make_item(self, label: str, rate: float = 2.0) -> str:
-		return self._make_once(
-			"Item",
-			f"{self.tag}-{label}",
-			{
-				"item_code": f"{self.tag}-{label}",
-				"item_group": frappe.get_all("Item Group", filters={"is_group": 0}, pluck="name", limit=1)[0],
-				"stock_uom": "Nos",
-				"is_stock_item": 1,
-				"valuation_rate": rate,
-			},
-		)
+	def make_item(self, label: str) -> str:
+		return demo.make_item(f"{self.tag}-{label}")
 
 	def make_customer(self, label: str = "Walk-in") -> str:
-		return self._make_once(
-			"Customer",
-			f"{self.tag} {label}",
-			{
-				"customer_name": f"{self.tag} {label}",
-				"customer_group": frappe.get_all("Customer Group", filters={"is_group": 0}, pluck="name")[0],
-				"territory": self.territory,
-			},
-		)
+		return demo.make_customer(f"{self.tag} {label}", self.territory)
 
-	def make_stocked_outlet(self, label: str, stock: dict[str, float], group: str | None = None) -> frappe._dict:
+	def make_stocked_outlet(
+		self, label: str, stock: dict[str, float], group: str | None = None
+	) -> frappe._dict:
 		"""An outlet with its warehouse, its POS Profile, and opening stock booked by a Material Receipt."""
 		warehouse = self.make_warehouse(label)
 		self.stocked_warehouses.add(warehouse)
 		outlet = self.make_outlet(label, warehouse, group)
-		outlet.pos_profile = self.make_pos_profile(warehouse)
+		outlet.pos_profile = demo.make_pos_profile(
+			f"{self.tag} {warehouse}", self.company, warehouse, self.make_customer()
+		)
+		self.pos_profiles = [*getattr(self, "pos_profiles", []), outlet.pos_profile]
 		if stock:
 			self.move_stock(warehouse, stock, "Material Receipt")
 		return outlet
 
-	def make_pos_profile(self, warehouse: str) -> str:
-		cash = frappe.get_all("Mode of Payment", filters={"type": "Cash"}, pluck="name", limit=1)[0]
-		self._ensure_mode_of_payment_account(cash)
-		company = frappe.get_cached_doc("Company", self.company)
-		profile = frappe.get_doc(
-			{
-				"doctype": "POS Profile",
-				"name": f"{self.tag} {warehouse}",
-				"company": self.company,
-				"warehouse": warehouse,
-				"customer": self.make_customer(),
-				"currency": company.default_currency,
-				"write_off_account": company.write_off_account,
-				"write_off_cost_center": company.cost_center,
-				"update_stock": 1,
-				"payments": [{"mode_of_payment": cash, "default": 1}],
-			}
-		).insert()
-		self.pos_profiles = [*getattr(self, "pos_profiles", []), profile.name]
-		return profile.name
-
 	def move_stock(self, warehouse: str, stock: dict[str, float], purpose: str) -> str:
-		"""Material Receipt into, or Material Issue out of, the warehouse (ERPNext posts it at once)."""
-		field = "t_warehouse" if purpose == "Material Receipt" else "s_warehouse"
-		entry = frappe.get_doc(
-			{
-				"doctype": "Stock Entry",
-				"stock_entry_type": purpose,
-				"company": self.company,
-				"items": [
-					{"item_code": item, "qty": qty, field: warehouse, "basic_rate": 2.0}
-					for item, qty in stock.items()
-				],
-			}
-		)
-		entry.insert()
-		entry.submit()
-		return entry.name
+		return demo.move_stock(self.company, {(item, warehouse): qty for item, qty in stock.items()}, purpose)
 
-	def sell(
-		self, outlet: dict, lines: dict[str, float], customer: str | None = None, rate: float = 3.5
-	) -> str:
-		"""A POS Invoice made the way a POS terminal makes one: profile, customer, items, cash payment."""
-		cash = frappe.get_all("Mode of Payment", filters={"type": "Cash"}, pluck="name", limit=1)[0]
-		invoice = frappe.get_doc(
-			{
-				"doctype": "POS Invoice",
-				"company": self.company,
-				"pos_profile": outlet.pos_profile,
-				"customer": customer or self.make_customer(),
-				"update_stock": 1,
-				"items": [{"item_code": item, "qty": qty, "rate": rate} for item, qty in lines.items()],
-				"payments": [{"mode_of_payment": cash, "amount": rate * sum(lines.values())}],
-			}
-		)
-		invoice.insert()
-		invoice.submit()
-		self.sold.append(invoice.name)
-		return invoice.name
+	def sell(self, outlet: dict, lines: dict[str, float], customer: str | None = None) -> str:
+		invoice = demo.sell(self.company, outlet.pos_profile, customer or self.make_customer(), lines)
+		self.sold.append(invoice)
+		return invoice
 
 	def return_of(self, invoice: str, qty: float) -> str:
-		"""A POS return of `qty` of the invoice's first item, made by ERPNext's own mapper."""
-		from erpnext.accounts.doctype.pos_invoice.pos_invoice import make_sales_return
-
-		credit = make_sales_return(invoice)
-		credit.items = credit.items[:1]
-		credit.items[0].qty = -qty
-		credit.payments[0].amount = credit.items[0].rate * -qty
-		credit.insert()
-		credit.submit()
-		self.sold.append(credit.name)
-		return credit.name
+		credit = demo.return_of(invoice, qty)
+		self.sold.append(credit)
+		return credit
 
 	def close_pos_shift(self, outlet: dict, invoices: list[str]) -> str:
-		"""What a cashier does at the end of a shift: a POS Opening Entry, then a POS Closing Entry
-		over the invoices; ERPNext consolidates them (and commits) when the closing is submitted."""
-		opening = frappe.get_doc(
-			{
-				"doctype": "POS Opening Entry",
-				"pos_profile": outlet.pos_profile,
-				"company": self.company,
-				"user": frappe.session.user,
-				"period_start_date": frappe.utils.add_days(frappe.utils.now_datetime(), -1),
-				"balance_details": [{"mode_of_payment": "Cash", "opening_amount": 0}],
-			}
-		)
-		opening.insert()
-		opening.submit()
-		closing = frappe.get_doc(
-			{
-				"doctype": "POS Closing Entry",
-				"pos_opening_entry": opening.name,
-				"pos_profile": outlet.pos_profile,
-				"company": self.company,
-				"user": frappe.session.user,
-				"period_start_date": opening.period_start_date,
-				"period_end_date": frappe.utils.now_datetime(),
-				"pos_transactions": [
-					{
-						"pos_invoice": name,
-						"posting_date": frappe.db.get_value("POS Invoice", name, "posting_date"),
-						"grand_total": frappe.db.get_value("POS Invoice", name, "grand_total"),
-						"customer": frappe.db.get_value("POS Invoice", name, "customer"),
-					}
-					for name in invoices
-				],
-				"payment_reconciliation": [{"mode_of_payment": "Cash", "opening_amount": 0, "expected_amount": 0}],
-			}
-		)
-		closing.insert()
-		closing.submit()
-		return closing.name
-
-	def _make_once(self, doctype: str, name: str, values: dict) -> str:
-		if not frappe.db.exists(doctype, name):
-			frappe.get_doc({"doctype": doctype, **values}).insert()
-		return name
-
-	def _ensure_mode_of_payment_account(self, mode_of_payment: str):
-		mop = frappe.get_doc("Mode of Payment", mode_of_payment)
-		if not any(row.company == self.company for row in mop.accounts):
-			cash_account = frappe.get_cached_value("Company", self.company, "default_cash_account")
-			mop.append("accounts", {"company": self.company, "default_account": cash_account})
-			mop.save()
+		return demo.close_pos_shift(self.company, outlet.pos_profile, invoices)
 
 	# ── faults ──
 	def fail_update_of(self, invoice: str):

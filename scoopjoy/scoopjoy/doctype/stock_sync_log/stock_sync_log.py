@@ -119,7 +119,9 @@ class StockSyncLog(Document):
 		what the record says was done and what was done are committed together. The counters are
 		incremented in SQL, not overwritten, because parallel batches of one run record at once."""
 		for result in results:
-			result["invoices_synced"] = result.get("invoices_consolidated", 0) + result.get("invoices_flagged", 0)
+			result["invoices_synced"] = result.get("invoices_consolidated", 0) + result.get(
+				"invoices_flagged", 0
+			)
 		consolidations = [c | {"outlet": r["outlet"]} for r in results for c in r.get("consolidations", ())]
 		self.insert_rows("outlets", "Stock Sync Log Outlet", ROW_FIELDS, results, start=self.processed + 1)
 		if consolidations:
@@ -155,10 +157,24 @@ class StockSyncLog(Document):
 		now = now_datetime()
 		frappe.db.bulk_insert(
 			doctype,
-			[*fields, "name", "parent", "parenttype", "parentfield", "idx", "creation", "modified", "owner", "modified_by"],
+			[
+				*fields,
+				"name",
+				"parent",
+				"parenttype",
+				"parentfield",
+				"idx",
+				"creation",
+				"modified",
+				"owner",
+				"modified_by",
+			],
 			[
 				(
-					*(row.get(f) or (0 if f in INVOICE_COUNTERS or f == "invoices" else None) for f in fields),
+					*(
+						row.get(f) or (0 if f in INVOICE_COUNTERS or f == "invoices" else None)
+						for f in fields
+					),
 					frappe.generate_hash(length=10),
 					self.name,
 					self.doctype,
@@ -298,7 +314,9 @@ class StockSyncLog(Document):
 		self.notify_watchers()
 
 	def summary_line(self) -> str:
-		outlets = _("{0} of {1} outlets synced, {2} failed").format(self.succeeded, self.total_outlets, self.failed)
+		outlets = _("{0} of {1} outlets synced, {2} failed").format(
+			self.succeeded, self.total_outlets, self.failed
+		)
 		return _("{0}: {1} invoices consolidated (stock qty {2} posted), {3} only marked as synced.").format(
 			outlets, self.invoices_consolidated, frappe.format(self.stock_qty, "Float"), self.invoices_flagged
 		)
