@@ -185,9 +185,8 @@ def posting_session():
 	also takes no gap locks, so a cashier's new invoice never waits for the sync's chunk."""
 	user = frappe.session.user
 	# A session variable: no query-builder form.
-	isolation = frappe.db.sql("SELECT @@SESSION.tx_isolation")[0][0].replace(
-		"-", " "
-	)  # nosemgrep: frappe-using-db-sql
+	level = frappe.db.sql("SELECT @@SESSION.tx_isolation")  # nosemgrep: frappe-using-db-sql
+	isolation = level[0][0].replace("-", " ")
 	frappe.set_user("Administrator")
 	set_isolation_level("READ COMMITTED")
 	try:
