@@ -172,3 +172,35 @@ def test_mark_only_posts_nothing_and_a_later_consolidating_run_picks_those_invoi
 	assert_consolidated_once(shop.good.invoices, shop.good.warehouse)
 	assert rows(world.logs()[-1])[shop.good.name].invoices_consolidated == 4
 	assert consolidated_vouchers(shop.short.warehouse) == set()  # still not enough stock
+
+
+def test_a_chunk_commits_early_once_its_time_is_up(world, site_config):
+	"""A chunk holds the stock locks of the warehouses it posted until it commits: past
+	scoopjoy_chunk_seconds it commits and the next chunk takes the rest."""
+	scoop = world.make_item("SCOOP")
+	outlets = [world.make_stocked_outlet(f"T{i}", {scoop: 5}) for i in range(5)]
+	for outlet in outlets:
+		outlet.invoices = [world.sell(outlet, {scoop: 1})]
+	world.commit()
+	world.pause_on("BEFORE INSERT", "tabPOS Invoice Merge Log", "1 = 1", 0.4)  # every outlet ≥ 0.4 s
+	site_config("scoopjoy_chunk_seconds", 0.5)
+
+	stock_sync.process_stock_sync(world.group)
+	frappe.db.rollback()
+	chunks = {}
+	for row in rows(world.logs()[-1]).values():  # a chunk's rows share their creation time
+		chunks.setdefault(row.creation, []).append(row.outlet)
+	# After two outlets (≥ 0.8 s) a chunk is past its 0.5 s: it commits, the next takes the rest.
+	assert max(len(c) for c in chunks.values()) <= 2 and sum(len(c) for c in chunks.values()) == 5, chunks
+	for outlet in outlets:
+		assert_consolidated_once(outlet.invoices, outlet.warehouse)
+
+
+def test_a_site_without_a_stored_mode_consolidates():
+	"""What `migrate` leaves on a site that had the app before ScoopJoy Settings existed."""
+	from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import stock_posting_mode
+
+	frappe.db.delete("Singles", {"doctype": "ScoopJoy Settings", "field": "stock_posting"})
+	frappe.clear_cache(doctype="ScoopJoy Settings")
+	assert stock_posting_mode() == CONSOLIDATE
+	frappe.db.rollback()
