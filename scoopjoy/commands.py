@@ -1,4 +1,5 @@
-"""Bench commands: `bench --site S scoopjoy-sync-stock [--group G] [--wait]` and `scoopjoy-sync-status`."""
+"""Bench commands: `bench --site S scoopjoy-sync-stock [--group G] [--wait]`, `scoopjoy-sync-status` and
+`scoopjoy-demo [--outlets 50] [--invoices 20] [--remove]`."""
 
 import sys
 import time
@@ -130,4 +131,38 @@ def sync_status(context, limit=10):
 			)
 
 
-commands = [sync_stock, sync_status]
+@click.command("scoopjoy-demo")
+@click.option(
+	"--outlets", default=50, show_default=True, help="Demo outlets to make (two failing ones come on top)."
+)
+@click.option(
+	"--invoices", default=20, show_default=True, help="POS Invoices per outlet waiting to be synced."
+)
+@click.option("--remove", is_flag=True, help="Cancel and remove the demo instead.")
+@pass_context
+def demo(context, outlets=50, invoices=20, remove=False):
+	"""Demo data made through ERPNext, all named "ScoopJoy Demo ...": re-running it tops every outlet up
+	to --invoices POS Invoices not yet synced."""
+	import frappe
+
+	from scoopjoy import demo as world
+
+	if outlets < 1 or invoices < 1:
+		click.secho("--outlets and --invoices must be at least 1.", fg="red", err=True)
+		sys.exit(1)
+	with frappe.init_site(get_site(context)):
+		frappe.connect()
+		frappe.set_user("Administrator")
+		if remove:
+			world.remove_demo(echo=click.echo)
+			return
+		made = world.build_demo(outlets, invoices, echo=click.echo)
+		click.secho(
+			f"Demo ready: {made['outlets']} outlets in groups {', '.join(made['groups'])}, "
+			f"{made['invoices_made']} new POS Invoices. Sync them: "
+			f"bench --site {frappe.local.site} scoopjoy-sync-stock --wait",
+			fg="green",
+		)
+
+
+commands = [sync_stock, sync_status, demo]

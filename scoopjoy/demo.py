@@ -173,3 +173,189 @@ def close_pos_shift(company: str, pos_profile: str, invoices: list[str]) -> str:
 	closing.insert()
 	closing.submit()
 	return closing.name
+
+
+# ── demo data: `bench --site SITE scoopjoy-demo` ────────────────────────────────────────────
+
+DEMO = "ScoopJoy Demo"
+REGIONS = ("North", "South", "Central")
+FLAVOURS = ("Vanilla", "Chocolate", "Strawberry")
+
+
+def build_demo(outlets: int = 50, invoices: int = 20, echo=print) -> dict:
+	"""A demo world, everything named "ScoopJoy Demo …": an outlet group and territory per region,
+	three ice-cream items, per outlet a warehouse with opening stock, a POS Profile, a submitted
+	Franchise Agreement and `invoices` POS Invoices made through ERPNext; plus two outlets that fail
+	for reasons an operator recognises: one without a warehouse, one whose stock was taken out after
+	its sales. Re-runnable: masters are reused, and every outlet is topped up to `invoices` invoices
+	not yet consolidated, so each run leaves something to sync."""
+	company = default_company()
+	items = [enabled("Item", make_item(f"{DEMO} {flavour}")) for flavour in FLAVOURS]
+	customer = enabled("Customer", make_customer(f"{DEMO} Walk-in", demo_territory(REGIONS[0])))
+	made = 0
+	for i in range(outlets):
+		region = REGIONS[i % len(REGIONS)]
+		outlet = demo_outlet(company, f"{DEMO} Outlet {i + 1:03d}", region, customer)
+		lines = [{items[(i + j) % len(items)]: 1 + j % 3} for j in range(invoices)]
+		made += top_up_sales(company, outlet, customer, lines)
+		frappe.db.commit()  # nosemgrep: frappe-manual-commit
+		if (i + 1) % 10 == 0 or i + 1 == outlets:
+			echo(f"{i + 1}/{outlets} outlets ready, {made} POS Invoices made")
+
+	short = demo_outlet(company, f"{DEMO} Outlet Short of Stock", REGIONS[0], customer)
+	if top_up_sales(company, short, customer, [{items[0]: 3}]):
+		# After its sales, stock leaves the outlet another way: the sync will find too little to post.
+		move_stock(
+			company, {(items[0], short.warehouse): available(items[0], short.warehouse)}, "Material Issue"
+		)
+	demo_agreement(f"{DEMO} Outlet Without Warehouse", REGIONS[0], warehouse=None)
+	frappe.db.commit()  # nosemgrep: frappe-manual-commit
+	return {"outlets": outlets + 2, "invoices_made": made, "groups": [demo_group(r) for r in REGIONS]}
+
+
+def enabled(doctype: str, name: str) -> str:
+	"""`--remove` disables what ERPNext will not let it delete; a new demo takes it back into use."""
+	frappe.db.set_value(doctype, name, "disabled", 0)
+	return name
+
+
+def demo_territory(region: str) -> str:
+	name = f"{DEMO} {region}"
+	if not frappe.db.exists("Territory", name):
+		root = frappe.db.get_value("Territory", {"is_group": 1, "parent_territory": ("in", ("", None))})
+		frappe.get_doc({"doctype": "Territory", "territory_name": name, "parent_territory": root}).insert()
+	return name
+
+
+def demo_group(region: str) -> str:
+	name = f"{DEMO} {region}"
+	if not frappe.db.exists("Outlet Group", name):
+		frappe.get_doc({"doctype": "Outlet Group", "outlet_group_name": name}).insert()
+	return name
+
+
+def demo_outlet(company: str, label: str, region: str, customer: str) -> frappe._dict:
+	warehouse = frappe.db.get_value("Warehouse", {"warehouse_name": label, "company": company})
+	if not warehouse:
+		warehouse = (
+			frappe.get_doc({"doctype": "Warehouse", "warehouse_name": label, "company": company})
+			.insert()
+			.name
+		)
+	if frappe.db.exists("POS Profile", label):
+		profile = enabled("POS Profile", label)
+	else:
+		profile = make_pos_profile(label, company, warehouse, customer)
+	demo_agreement(label, region, enabled("Warehouse", warehouse))
+	return frappe._dict(warehouse=warehouse, pos_profile=profile)
+
+
+def demo_agreement(label: str, region: str, warehouse: str | None):
+	if frappe.db.exists("Franchise Agreement", {"franchise_name": label, "docstatus": 1}):
+		return
+	frappe.get_doc(
+		{
+			"doctype": "Franchise Agreement",
+			"franchise_name": label,
+			"franchise_warehouse": warehouse,
+			"territory": demo_territory(region),
+			"outlet_group": demo_group(region),
+		}
+	).insert().submit()
+
+
+def top_up_sales(company: str, outlet: dict, customer: str, lines: list[dict]) -> int:
+	"""Sell until the outlet has len(lines) invoices not yet consolidated; receive the stock they need."""
+	pending = frappe.db.count(
+		"POS Invoice",
+		{"pos_profile": outlet.pos_profile, "docstatus": 1, "consolidated_invoice": ("is", "not set")},
+	)
+	to_sell = lines[pending:]
+	needed = {}
+	for line in to_sell:
+		for item, qty in line.items():
+			needed[item] = needed.get(item, 0) + qty
+	shortfall = {
+		(item, outlet.warehouse): qty - available(item, outlet.warehouse) + 10
+		for item, qty in needed.items()
+		if available(item, outlet.warehouse) < qty
+	}
+	if shortfall:
+		move_stock(company, shortfall, "Material Receipt")
+	for line in to_sell:
+		sell(company, outlet.pos_profile, customer, line)
+	return len(to_sell)
+
+
+def available(item: str, warehouse: str) -> float:
+	"""On hand, less what unconsolidated POS Invoices already sold (ERPNext's "reserved for POS")."""
+	from erpnext.accounts.doctype.pos_invoice.pos_invoice import get_pos_reserved_qty
+
+	on_hand = frappe.db.get_value("Bin", {"item_code": item, "warehouse": warehouse}, "actual_qty") or 0
+	return on_hand - get_pos_reserved_qty(item, warehouse)
+
+
+def remove_demo(echo=print):
+	"""Take the demo back the way ERPNext allows: cancel what it posted (stock and GL are reversed),
+	delete its ScoopJoy records and POS Profiles, disable its warehouses, items and customer (ERPNext
+	keeps ledger entries, so their masters cannot be deleted)."""
+	profiles = frappe.get_all("POS Profile", filters={"name": ("like", f"{DEMO}%")}, pluck="name")
+	invoices = frappe.get_all(
+		"POS Invoice", filters={"pos_profile": ("in", profiles or [""]), "docstatus": 1}, pluck="name"
+	)
+	merge_logs = frappe.get_all(
+		"POS Invoice Reference",
+		filters={"pos_invoice": ("in", invoices or [""])},
+		pluck="parent",
+		distinct=True,
+	)
+	for name in merge_logs:
+		log = frappe.get_doc("POS Invoice Merge Log", name)
+		if log.docstatus == 1:
+			log.cancel()  # ERPNext cancels its consolidated Sales Invoice and credit note
+	for name in sorted(invoices, key=lambda n: -frappe.db.get_value("POS Invoice", n, "is_return")):
+		frappe.get_doc("POS Invoice", name).cancel()  # returns first
+	frappe.db.commit()  # nosemgrep: frappe-manual-commit
+	echo(f"cancelled {len(merge_logs)} merge logs with their Sales Invoices, {len(invoices)} POS Invoices")
+
+	warehouses = frappe.get_all("Warehouse", filters={"warehouse_name": ("like", f"{DEMO}%")}, pluck="name")
+	entries = frappe.get_all(
+		"Stock Entry Detail",
+		filters={"parenttype": "Stock Entry", "t_warehouse": ("in", warehouses or [""])},
+		pluck="parent",
+		distinct=True,
+	) + frappe.get_all(
+		"Stock Entry Detail",
+		filters={"parenttype": "Stock Entry", "s_warehouse": ("in", warehouses or [""])},
+		pluck="parent",
+		distinct=True,
+	)
+	for name in sorted(
+		set(entries), key=lambda n: frappe.db.get_value("Stock Entry", n, "creation"), reverse=True
+	):
+		entry = frappe.get_doc("Stock Entry", name)
+		if entry.docstatus == 1:
+			entry.cancel()
+	echo(f"cancelled {len(set(entries))} stock entries")
+
+	agreements = frappe.get_all(
+		"Franchise Agreement", filters={"franchise_name": ("like", f"{DEMO}%")}, pluck="name"
+	)
+	groups = [f"{DEMO} {region}" for region in REGIONS]
+	logs = frappe.get_all("Stock Sync Log", filters={"outlet_group": ("in", groups)}, pluck="name")
+	for child in ("Stock Sync Log Outlet", "Stock Sync Log Consolidation"):
+		frappe.db.delete(child, {"parent": ("in", logs or [""])})
+	frappe.db.delete("Stock Sync Log", {"name": ("in", logs or [""])})
+	frappe.db.delete("Error Log", {"reference_name": ("in", agreements or [""])})
+	frappe.db.delete("Franchise Agreement", {"name": ("in", agreements or [""])})
+	for group in groups:
+		frappe.delete_doc_if_exists("Outlet Group", group)
+	for profile in profiles:
+		frappe.db.set_value("POS Profile", profile, "disabled", 1)
+	for warehouse in warehouses:
+		frappe.db.set_value("Warehouse", warehouse, "disabled", 1)
+	for flavour in FLAVOURS:
+		frappe.db.set_value("Item", f"{DEMO} {flavour}", "disabled", 1)
+	frappe.db.set_value("Customer", f"{DEMO} Walk-in", "disabled", 1)
+	frappe.db.commit()  # nosemgrep: frappe-manual-commit
+	echo(f"removed {len(agreements)} demo outlets, their groups and sync logs; disabled their masters")

@@ -1,0 +1,88 @@
+"""What `install-app` promises on a brand-new site, and what `migrate` from the previous release gives.
+
+scripts/check-fresh-install runs `-k install` right after `bench --site NEW install-app scoopjoy`, and
+`-k upgrade` after installing the previous release and migrating to this checkout.
+"""
+
+import pytest
+
+frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe bench (FRAPPE_BENCH)")
+
+DOCTYPES = (
+	"Outlet Group",
+	"Franchise Agreement",
+	"Stock Sync Log",
+	"Stock Sync Log Outlet",
+	"Stock Sync Log Consolidation",
+	"ScoopJoy Settings",
+)
+INDEXES = {
+	"scoopjoy_pending_sync": ["set_warehouse", "custom_stock_synced", "docstatus"],
+	"scoopjoy_unconsolidated": ["set_warehouse", "docstatus", "consolidated_invoice"],
+}
+
+
+def assert_schema():
+	assert "scoopjoy" in frappe.get_installed_apps()
+	for doctype in DOCTYPES:
+		assert frappe.db.get_value("DocType", doctype, "module") == "ScoopJoy", doctype
+		assert frappe.db.table_exists(doctype) or frappe.get_meta(doctype).issingle, doctype
+	assert frappe.db.exists("Custom Field", "POS Invoice-custom_stock_synced")
+	assert frappe.db.has_column("POS Invoice", "custom_stock_synced")
+	for name, columns in INDEXES.items():
+		rows = frappe.db.sql("SHOW INDEX FROM `tabPOS Invoice` WHERE Key_name = %s", name, as_dict=True)
+		assert [r.Column_name for r in rows] == columns, name
+	for method, frequency in (
+		("scoopjoy.stock_sync.enqueue_stock_sync", "Hourly Long"),
+		("scoopjoy.stock_sync.resume_interrupted_runs", "Cron"),
+	):
+		assert frappe.db.get_value("Scheduled Job Type", {"method": method}, "frequency") == frequency
+	assert frappe.db.exists("Workspace", "ScoopJoy")
+	assert frappe.db.exists("Custom HTML Block", "ScoopJoy Latest Sync")
+
+
+def test_install_creates_everything_it_promises():
+	from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import CONSOLIDATE, stock_posting_mode
+
+	assert_schema()
+	assert stock_posting_mode() == CONSOLIDATE
+
+
+def test_install_then_a_first_real_sync_of_the_demo():
+	from scoopjoy import demo, stock_sync
+
+	frappe.flags.in_test = True  # the report job runs inline, as in the Frappe tier
+	made = demo.build_demo(outlets=2, invoices=2, echo=lambda _: None)
+	assert made["invoices_made"] == 2 * 2 + 1  # and the short outlet's sale
+	stock_sync.process_stock_sync()
+	frappe.db.rollback()
+	log = frappe.get_last_doc("Stock Sync Log")
+	rows = {row.franchise_name: row for row in log.outlets}
+	assert (log.status, log.succeeded, log.failed) == ("Completed with Errors", 2, 2), log.summary
+	assert [rows[f"{demo.DEMO} Outlet {i:03d}"].invoices_consolidated for i in (1, 2)] == [2, 2]
+	assert "needed in" in rows[f"{demo.DEMO} Outlet Short of Stock"].message
+	assert "no franchise warehouse" in rows[f"{demo.DEMO} Outlet Without Warehouse"].message
+	assert (
+		frappe.db.count(
+			"Stock Ledger Entry", {"voucher_no": ("in", [c.sales_invoice for c in log.consolidations])}
+		)
+		== 4
+	)
+
+
+def test_upgrade_from_the_previous_release_has_the_current_schema():
+	assert_schema()
+	assert frappe.db.exists("Patch Log", {"patch": "scoopjoy.patches.drop_stock_sync_log_error"})
+
+
+def test_upgrade_keeps_old_runs_and_consolidates_by_default():
+	from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import CONSOLIDATE, stock_posting_mode
+
+	assert frappe.db.get_single_value("ScoopJoy Settings", "stock_posting") in (None, "", CONSOLIDATE)
+	assert stock_posting_mode() == CONSOLIDATE
+	old = frappe.get_last_doc("Stock Sync Log")  # queued by the previous release before the upgrade
+	assert (old.stock_posting or None, old.invoices_consolidated, old.invoices_flagged) == (None, 0, 0)
+	assert old.trigger == "CLI" and old.status == "Queued"
+	from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import discard_job
+
+	discard_job(old.job_id)  # no worker of this throwaway site will run it
