@@ -280,6 +280,18 @@ class StockSyncLog(Document):
 			order_by="idx",
 		)
 
+	def load_doc_before_save(self, *, raise_exception: bool = False):
+		"""What db_set compares against (on_change, Notifications on value change): the run's own fields
+		as committed, locked. Frappe's version loads and locks every child row too, thousands here, and
+		deadlocks with a worker appending the next chunk's rows (seen: a Cancel click while batches ran)."""
+		self._doc_before_save = None
+		if self.is_new():
+			return
+		values = frappe.db.get_value(self.doctype, self.name, "*", as_dict=True, for_update=True)
+		if not values and raise_exception:
+			raise frappe.DoesNotExistError(self.doctype, self.name)
+		self._doc_before_save = frappe.get_doc({**values, "doctype": self.doctype}) if values else None
+
 	def refresh_state(self):
 		"""The run's own fields as committed, without loading its (possibly thousands of) rows."""
 		self.update(frappe.db.get_value(self.doctype, self.name, "*", as_dict=True))
