@@ -203,11 +203,14 @@ def build_demo(outlets: int = 50, invoices: int = 20, echo=print) -> dict:
 			echo(f"{i + 1}/{outlets} outlets ready, {made} POS Invoices made")
 
 	short = demo_outlet(company, f"{DEMO} Outlet Short of Stock", REGIONS[0], customer)
-	if top_up_sales(company, short, customer, [{items[0]: 3}]):
-		# After its sales, stock leaves the outlet another way: the sync will find too little to post.
-		move_stock(
-			company, {(items[0], short.warehouse): available(items[0], short.warehouse)}, "Material Issue"
+	short_sales = top_up_sales(company, short, customer, [{items[0]: 3}])
+	made += short_sales
+	if short_sales:
+		# After its sales, stock leaves the outlet another way: one scoop is left for three sold.
+		on_hand = frappe.db.get_value(
+			"Bin", {"item_code": items[0], "warehouse": short.warehouse}, "actual_qty"
 		)
+		move_stock(company, {(items[0], short.warehouse): on_hand - 1}, "Material Issue")
 	demo_agreement(f"{DEMO} Outlet Without Warehouse", REGIONS[0], warehouse=None)
 	frappe.db.commit()  # nosemgrep: frappe-manual-commit
 	return {"outlets": outlets + 2, "invoices_made": made, "groups": [demo_group(r) for r in REGIONS]}
