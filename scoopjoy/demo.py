@@ -89,6 +89,9 @@ def make_pos_profile(name: str, company: str, warehouse: str, customer: str) -> 
 def move_stock(company: str, stock: dict[tuple[str, str], float], purpose: str, rate: float = 2.0) -> str:
 	"""One Material Receipt (into) or Material Issue (out of) warehouses: {(item, warehouse): qty}."""
 	field = "t_warehouse" if purpose == "Material Receipt" else "s_warehouse"
+	# ERPNext keeps its warehouse → account map for the whole process: a warehouse made after it was
+	# built would be "not linked to any account".
+	frappe.flags.pop("warehouse_account_map", None)
 	entry = frappe.get_doc(
 		{
 			"doctype": "Stock Entry",

@@ -16,10 +16,17 @@ from contextlib import contextmanager
 import frappe
 from frappe import _
 from frappe.utils import cint, create_batch, flt
+from frappe.utils.background_jobs import get_job
+from rq.job import JobStatus
 
 from scoopjoy import named_lock
 from scoopjoy.savepoint import Savepoint
-from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import ALL_OUTLETS, discard_job
+from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import stale_after
+from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import (
+	ALL_OUTLETS,
+	RunTakenOver,
+	discard_job,
+)
 from scoopjoy.stock_posting import post_outlet_stock, posting_session, readable
 
 SYNC_ROLES = ("System Manager", "Stock Manager")
@@ -118,7 +125,13 @@ def start_run(outlet_group: str | None, trigger: str, retry_of: str | None = Non
 					"sync_log": latest.name,
 					"message": _("Stock sync for {0} is already running.").format(label),
 				}
-			latest.interrupt(_("its worker stopped without finishing"))
+			# Dead, or frozen: end a frozen holder's connection before anyone else writes to the run.
+			frozen = latest.fence()
+			latest.interrupt(
+				_("its worker stopped responding for {0} s").format(stale_after())
+				if frozen
+				else _("its worker stopped without finishing")
+			)
 
 		if latest and latest.status == "Interrupted" and not retry_of:
 			run = latest
@@ -167,8 +180,10 @@ def latest_run(outlet_group: str | None):
 
 
 def resume_interrupted_runs():
-	"""Scheduler: mark runs whose worker died as Interrupted and resume them, without waiting
-	for RQ's own cleanup. Does nothing while every run is alive."""
+	"""Scheduler, every five minutes: resume runs whose worker died or froze (without waiting for RQ's
+	own cleanup), and report on runs whose report job was lost (Redis keeps nothing on disk here).
+	Does nothing while every run is alive."""
+	report_lost_reports()
 	groups = frappe.get_all(
 		"Stock Sync Log",
 		filters={"status": ("in", ("Queued", "Running", "Interrupted")), "awaiting_report": 0},
@@ -179,6 +194,19 @@ def resume_interrupted_runs():
 		run = latest_run(None if group == ALL_OUTLETS else group)
 		if run.status == "Interrupted" or (run.is_active() and not run.is_alive()):
 			start_run(group_of(run), "Scheduler")
+
+
+def report_lost_reports():
+	"""A run whose worker finished waits for its report job; if Redis lost that job (a restart after
+	the worker ended), queue it again, or the run would stay Running until the group's next run."""
+	for group in frappe.get_all(
+		"Stock Sync Log", filters={"awaiting_report": 1}, pluck="outlet_group", distinct=True
+	):
+		outlet_group = None if group == ALL_OUTLETS else group
+		job = get_job(report_job_id(outlet_group))
+		if not job or job.get_status() not in (JobStatus.QUEUED, JobStatus.STARTED):
+			discard_job(report_job_id(outlet_group))  # a failed or finished one would block dedup
+			enqueue_sync_report(outlet_group)
 
 
 # ── 2. process ──────────────────────────────────────────────────────────────────────────────
@@ -195,9 +223,12 @@ def process_stock_sync(outlet_group: str | None = None, trigger: str = "CLI", sy
 		return  # another worker has this run
 	try:
 		run.refresh_state()  # read the run as it is now that we hold it
+		run.own()
 		if run.status == "Queued":
 			with posting_session():
 				walk_outlets(run)
+	except RunTakenOver:
+		frappe.db.rollback()  # this worker froze and its run was resumed by another: leave it be
 	finally:
 		run.release()
 
@@ -214,6 +245,8 @@ def walk_outlets(run):
 
 	try:
 		outcome = walk_chunks(run, outlets)
+	except RunTakenOver:
+		raise
 	except Exception as e:
 		frappe.db.rollback()
 		run.refresh_state()
@@ -272,6 +305,7 @@ def process_outlet_batch(sync_log: str, generation: int, batch: int, outlets: li
 		run.refresh_state()
 		if run.status != "Running" or run.resume_count != generation:
 			return  # cancelled or interrupted before it started, or the run was resumed without it
+		run.own(generation)
 		done = run.processed_outlets()
 		todo = [o for o in outlets_to_sync(run, names=outlets) if o.name not in done]
 		set_lock_wait_timeout()
@@ -284,6 +318,8 @@ def process_outlet_batch(sync_log: str, generation: int, batch: int, outlets: li
 			finish_stock_sync(run)
 		else:
 			frappe.db.commit()  # this batch counted  # nosemgrep: frappe-manual-commit
+	except RunTakenOver:
+		frappe.db.rollback()  # the run was resumed without this batch (it froze): leave it be
 	finally:
 		named_lock.release(run.batch_lock_name(batch))
 
@@ -435,6 +471,7 @@ def publish_outlet_progress(run, outlet: dict, position: int):
 	percent = position * 100 / run.total_outlets
 	if int(percent) == int((position - 1) * 100 / run.total_outlets):
 		return
+	run.still_owned()  # a worker woken after a takeover must not report another worker's run
 	frappe.publish_realtime(
 		"progress",
 		{

@@ -8,6 +8,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -56,13 +57,91 @@ def start_worker(queues: str = "long") -> subprocess.Popen:
 def kill_9(worker: subprocess.Popen):
 	"""SIGKILL the worker and every process under it at once, as a crash or OOM kill would. RQ's work
 	horse runs in a process group of its own (os.setsid), so killing the worker's group is not enough."""
-	import psutil  # comes with frappe
-
-	family = [worker.pid, *(p.pid for p in psutil.Process(worker.pid).children(recursive=True))]
-	for pid in family:
+	for pid in worker_family(worker):
 		with contextlib.suppress(ProcessLookupError):
 			os.kill(pid, signal.SIGKILL)
 	worker.wait(timeout=30)
+
+
+def worker_family(worker: subprocess.Popen) -> list[int]:
+	import psutil  # comes with frappe
+
+	return [worker.pid, *(p.pid for p in psutil.Process(worker.pid).children(recursive=True))]
+
+
+def freeze(worker: subprocess.Popen) -> list[int]:
+	"""SIGSTOP the worker and its work horse: alive, connections open, doing nothing (a paused VM)."""
+	family = worker_family(worker)
+	for pid in family:
+		os.kill(pid, signal.SIGSTOP)
+	return family
+
+
+def thaw(family: list[int]):
+	for pid in family:
+		with contextlib.suppress(ProcessLookupError):
+			os.kill(pid, signal.SIGCONT)
+
+
+def restart_mariadb():
+	"""Stop MariaDB and start it again the way .ci/run starts it; every connection is cut."""
+	subprocess.run(["mariadb-admin", "shutdown"], check=True, timeout=120)
+	subprocess.run(
+		["start-stop-daemon", "--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"],
+		check=True,
+		timeout=30,
+	)
+	for _ in range(120):
+		if subprocess.run(["mariadb-admin", "ping"], capture_output=True).returncode == 0:
+			break
+		time.sleep(0.5)
+	# Frappe creates tables in the server's default charset; .ci/run sets it at run time.
+	subprocess.run(
+		[
+			"mariadb",
+			"-uroot",
+			"-e",
+			"SET GLOBAL character_set_server='utf8mb4'; SET GLOBAL collation_server='utf8mb4_unicode_ci';",
+		],
+		check=True,
+	)
+
+
+def restart_redis():
+	"""Stop Redis (nothing is kept on disk: queues and job hashes vanish) and start it as .ci/run does."""
+	subprocess.run(["redis-cli", "-h", "127.0.0.1", "shutdown", "nosave"], capture_output=True, timeout=30)
+	subprocess.run(
+		[
+			"redis-server",
+			"--daemonize",
+			"yes",
+			"--bind",
+			"127.0.0.1",
+			"--port",
+			"6379",
+			"--save",
+			"",
+			"--appendonly",
+			"no",
+			"--dir",
+			"/var/lib/redis",
+		],
+		check=True,
+		timeout=30,
+	)
+	for _ in range(100):
+		if subprocess.run(["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True).returncode == 0:
+			break
+		time.sleep(0.1)
+
+
+def reconnect():
+	"""This test process's own connection died with the server: connect again."""
+	import frappe
+
+	frappe.connect()
+	frappe.set_user("Administrator")
+	frappe.flags.in_test = True
 
 
 @pytest.fixture(scope="session", autouse=True)

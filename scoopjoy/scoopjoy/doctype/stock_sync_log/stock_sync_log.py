@@ -11,7 +11,15 @@
                     ├─ cancelled before a worker took it ─> Cancelled
                     └─ job lost ─────────────────────> Interrupted <─┴─ worker died, time budget, crash
 An Interrupted run resumed more than MAX_RESUMES times is given up as Failed.
+
+Who may write: a worker's copy of the run carries the generation (resume count) it took the run at,
+and every write it makes is an UPDATE conditioned on that generation. Once the run was taken over
+(resumed by the next trigger after its worker died or froze), a woken worker's write matches no row
+and raises RunTakenOver inside its own transaction, which is rolled back with everything the worker
+did in it. The taker also ends a frozen holder's database connection first (scoopjoy.named_lock).
 """
+
+import datetime
 
 import frappe
 from frappe import _
@@ -21,12 +29,14 @@ from frappe.utils.background_jobs import get_job
 from rq.job import JobStatus
 
 from scoopjoy import named_lock
-from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import stock_posting_mode
+from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import stale_after, stock_posting_mode
 
 ALL_OUTLETS = "All"
 ACTIVE_STATUSES = ("Queued", "Running")
 MAX_RESUMES = 5
 ERROR_DETAILS_IN_MESSAGE = 20
+# Seconds between RQ marking a job started and its worker taking the run's lock (fork, site init).
+STARTUP_GRACE = 5
 # Added up over the outlets' rows; the rows carry the same names.
 INVOICE_COUNTERS = ("invoices_synced", "invoices_consolidated", "invoices_flagged", "stock_qty")
 COUNTERS = ("processed", "succeeded", "failed", *INVOICE_COUNTERS)
@@ -48,7 +58,13 @@ WATCHED_FIELDS = (
 )
 
 
+class RunTakenOver(Exception):
+	"""This worker's run was taken over: nothing it did since its last commit may stand."""
+
+
 class StockSyncLog(Document):
+	generation: int | None = None  # on a worker's copy: the resume count it took the run at
+
 	# ── creation and resumption ─────────────────────────────────────────────────────────────
 
 	def queue(self, outlet_group: str | None, trigger: str, job_id: str, retry_of: str | None = None):
@@ -90,12 +106,35 @@ class StockSyncLog(Document):
 	def release(self):
 		named_lock.release(self.lock_name)
 
+	def own(self, generation: int | None = None):
+		"""This copy is now a worker's: its writes hold only while the run is in this generation."""
+		self.generation = self.resume_count if generation is None else generation
+
+	def write(self, values: dict):
+		"""Set fields in the database and here. A worker's copy writes only while its generation owns
+		the run, a condition the database checks; anyone else's writes as db_set."""
+		if self.generation is None:
+			self.db_set(values)
+			return
+		log = frappe.qb.DocType(self.doctype)
+		update = frappe.qb.update(log).set(log.modified, now_datetime())
+		for field, value in values.items():
+			update = update.set(log[field], value)
+		self.run_fenced(update)
+		self.update(values)
+
+	def still_owned(self):
+		"""Raise unless this worker's generation still owns the run. A statement, so a worker whose
+		connection was ended fails here too."""
+		if frappe.db.get_value(self.doctype, self.name, "resume_count") != self.generation:
+			raise RunTakenOver(self.name)
+
 	@property
 	def lock_name(self) -> str:
 		return f"scoopjoy_run::{self.name}"
 
 	def begin(self, total_outlets: int):
-		self.db_set(
+		self.write(
 			{
 				"status": "Running",
 				"total_outlets": total_outlets,
@@ -122,8 +161,10 @@ class StockSyncLog(Document):
 			result["invoices_synced"] = result.get("invoices_consolidated", 0) + result.get(
 				"invoices_flagged", 0
 			)
+		first_idx = self.processed + 1
+		self.add_to_counters(results)
 		consolidations = [c | {"outlet": r["outlet"]} for r in results for c in r.get("consolidations", ())]
-		self.insert_rows("outlets", "Stock Sync Log Outlet", ROW_FIELDS, results, start=self.processed + 1)
+		self.insert_rows("outlets", "Stock Sync Log Outlet", ROW_FIELDS, results, start=first_idx)
 		if consolidations:
 			self.insert_rows(
 				"consolidations",
@@ -132,19 +173,33 @@ class StockSyncLog(Document):
 				consolidations,
 				start=self.count_rows("Stock Sync Log Consolidation") + 1,
 			)
+		self.load_counters()
+		self.notify_watchers()
+
+	def add_to_counters(self, results: list[dict]):
+		"""Add the chunk to the counters, first thing and only while this worker owns the run: the
+		UPDATE locks the run's row, so a takeover waits for this chunk's commit, or this chunk finds
+		the run taken over and raises inside its own transaction. `modified` is the run's last sign of
+		life as committed."""
 		failed = sum(1 for r in results if r["result"] == "Failed")
 		log = frappe.qb.DocType(self.doctype)
 		update = (
 			frappe.qb.update(log)
+			.set(log.modified, now_datetime())
 			.set(log.processed, log.processed + len(results))
 			.set(log.succeeded, log.succeeded + len(results) - failed)
 			.set(log.failed, log.failed + failed)
 		)
 		for counter in INVOICE_COUNTERS:
 			update = update.set(log[counter], log[counter] + sum(r.get(counter) or 0 for r in results))
-		update.where(log.name == self.name).run()
-		self.load_counters()
-		self.notify_watchers()
+		self.run_fenced(update)
+
+	def run_fenced(self, update):
+		"""Run a worker's UPDATE of this run on the condition that its generation still owns it."""
+		log = frappe.qb.DocType(self.doctype)
+		update.where((log.name == self.name) & (log.resume_count == self.generation)).run()
+		if not frappe.db._cursor.rowcount:  # pymysql's affected rows: `modified` always changes
+			raise RunTakenOver(self.name)
 
 	def count_rows(self, doctype: str) -> int:
 		return frappe.db.count(doctype, {"parent": self.name, "parenttype": self.doctype})
@@ -196,7 +251,7 @@ class StockSyncLog(Document):
 	# ── fan-out: one run, several batch jobs ────────────────────────────────────────────────
 
 	def fan_out(self, batches: int):
-		self.db_set({"fan_out_jobs": batches, "fan_out_done": 0})
+		self.write({"fan_out_jobs": batches, "fan_out_done": 0})
 
 	def batch_job_id(self, batch: int) -> str:
 		# The resume count keeps a resumed run's batches apart from the dead ones RQ may still list.
@@ -209,7 +264,7 @@ class StockSyncLog(Document):
 		"""Count one finished batch. True for exactly one caller, the last: the UPDATE locks the row
 		until the caller commits, so the batches count one after another."""
 		log = frappe.qb.DocType(self.doctype)
-		frappe.qb.update(log).set(log.fan_out_done, log.fan_out_done + 1).where(log.name == self.name).run()
+		self.run_fenced(frappe.qb.update(log).set(log.fan_out_done, log.fan_out_done + 1))
 		done, jobs = frappe.db.get_value(self.doctype, self.name, ["fan_out_done", "fan_out_jobs"])
 		return done == jobs
 
@@ -223,7 +278,7 @@ class StockSyncLog(Document):
 
 	def end_processing(self, cancelled: bool = False):
 		"""The worker is done; the report job finalises the record."""
-		self.db_set(
+		self.write(
 			{
 				"status": "Cancelled" if cancelled else self.status,
 				"ended_on": now_datetime(),
@@ -235,7 +290,7 @@ class StockSyncLog(Document):
 	def interrupt(self, reason: str):
 		"""The run stopped before its end; the next trigger resumes it, unless it keeps failing."""
 		given_up = self.resume_count >= MAX_RESUMES
-		self.db_set(
+		self.write(
 			{
 				"status": "Failed" if given_up else "Interrupted",
 				"ended_on": now_datetime(),
@@ -302,15 +357,26 @@ class StockSyncLog(Document):
 		return self.status in ACTIVE_STATUSES and not self.awaiting_report
 
 	def is_alive(self) -> bool:
-		"""Does some worker hold, or is RQ about to give one, this run (or one of its batches)? The
-		named locks answer for started work at once, even after a kill -9; RQ's queue answers for
-		work not yet started."""
-		if named_lock.is_held(self.lock_name):
+		"""Does a live worker hold this run (or one of its batches), or is RQ about to give it to one?
+		A held lock counts only while its holder's connection shows signs of life: a killed worker's
+		lock is gone at once, a frozen one's connection falls silent (stale_after). RQ answers for work
+		not yet started, and for a job just started whose worker is still taking the lock."""
+		if lock_is_live(self.lock_name):
 			return True
 		for batch in range(self.fan_out_jobs or 0):
-			if named_lock.is_held(self.batch_lock_name(batch)) or rq_job_queued(self.batch_job_id(batch)):
+			if lock_is_live(self.batch_lock_name(batch)) or rq_job_pending(self.batch_job_id(batch)):
 				return True
-		return self.status == "Queued" and rq_job_queued(self.job_id)
+		return self.status == "Queued" and rq_job_pending(self.job_id)
+
+	def fence(self) -> int:
+		"""End the database connection of every worker still holding this run or a batch of it (they
+		are frozen: is_alive said so). MariaDB rolls back their open chunk; they can write nothing
+		more. Returns how many there were."""
+		names = [self.lock_name, *(self.batch_lock_name(b) for b in range(self.fan_out_jobs or 0))]
+		holders = [(name, holder) for name in names if (holder := named_lock.holder(name))]
+		for name, holder in holders:
+			named_lock.take_from(name, holder)
+		return len(holders)
 
 	def finalise(self):
 		self.db_set(
@@ -363,11 +429,29 @@ class StockSyncLog(Document):
 		}
 
 
-def rq_job_queued(job_id: str) -> bool:
-	"""Waiting in RQ's queue. A started job counts only through its named lock: a killed worker's job
-	stays "started" in RQ until RQ cleans up, so RQ's word would keep a dead run alive."""
+def lock_is_live(name: str) -> bool:
+	holder = named_lock.holder(name)
+	if holder is None:
+		return False
+	idle = named_lock.holder_idle_for(holder)
+	return idle is not None and idle < stale_after()
+
+
+def rq_job_pending(job_id: str) -> bool:
+	"""Waiting in RQ's queue, or started moments ago by a worker still taking the run's lock (without
+	this, liveness flickered dead-then-alive while a batch started). A job started earlier counts only
+	through its named lock: a killed worker's job stays "started" in RQ until RQ cleans up."""
 	job = get_job(job_id)
-	return bool(job) and job.get_status() == JobStatus.QUEUED
+	if not job:
+		return False
+	status = job.get_status()
+	if status == JobStatus.QUEUED:
+		return True
+	return (
+		status == JobStatus.STARTED
+		and job.started_at is not None
+		and datetime.datetime.utcnow() - job.started_at < datetime.timedelta(seconds=STARTUP_GRACE)
+	)
 
 
 def discard_job(job_id: str):
