@@ -140,7 +140,7 @@ def test_a_frozen_fan_out_batch_is_taken_over(world, queues, site_config):
 	try:
 		wait_until(lambda: processed(run) >= 10)
 		frozen = freeze(first)  # its batch holds its lock; the other batches wait in the queue
-		second = start_worker()
+		second = start_worker("long,short")
 		try:
 			# The other batches finish; the frozen one keeps the run looking alive until it is stale.
 			take_over(world.group, run, limit=STALE_AFTER + 120)
