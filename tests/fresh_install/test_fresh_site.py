@@ -86,3 +86,23 @@ def test_upgrade_keeps_old_runs_and_consolidates_by_default():
 	from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import discard_job
 
 	discard_job(old.job_id)  # no worker of this throwaway site will run it
+
+
+def test_install_then_the_demo_is_removed_with_what_it_posted():
+	from scoopjoy import demo
+
+	demo.remove_demo(echo=lambda _: None)
+	frappe.db.rollback()
+	warehouses = frappe.get_all(
+		"Warehouse", filters={"warehouse_name": ("like", f"{demo.DEMO}%")}, pluck="name"
+	)
+	assert warehouses and all(frappe.db.get_value("Warehouse", w, "disabled") for w in warehouses)
+	assert not frappe.get_all("Franchise Agreement", filters={"franchise_name": ("like", f"{demo.DEMO}%")})
+	live_stock = frappe.get_all(
+		"Stock Ledger Entry", filters={"warehouse": ("in", warehouses), "is_cancelled": 0}, pluck="name"
+	)
+	assert live_stock == []  # every receipt, sale and issue of the demo cancelled
+	assert not frappe.get_all(
+		"POS Invoice", filters={"pos_profile": ("like", f"{demo.DEMO}%"), "docstatus": 1}
+	)
+	assert not frappe.db.exists("Outlet Group", f"{demo.DEMO} North")

@@ -70,3 +70,19 @@ def test_outlet_group_named_all_is_refused():
 	with pytest.raises(frappe.ValidationError):
 		frappe.get_doc({"doctype": "Outlet Group", "outlet_group_name": "All"}).insert()
 	assert not frappe.db.exists("Outlet Group", "All")
+
+
+def test_settings_refuse_a_stale_threshold_that_would_fence_live_workers():
+	from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import stale_after
+
+	settings = frappe.get_single("ScoopJoy Settings")
+	settings.stale_after = 3
+	with pytest.raises(frappe.ValidationError, match="at least 10 seconds"):
+		settings.save()
+	frappe.db.rollback()
+	assert stale_after() == (frappe.db.get_single_value("ScoopJoy Settings", "stale_after") or 60)
+	frappe.local.conf["scoopjoy_stale_after"] = 7  # the site config key overrides the form
+	try:
+		assert stale_after() == 7
+	finally:
+		frappe.local.conf.pop("scoopjoy_stale_after")

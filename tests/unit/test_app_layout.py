@@ -106,6 +106,9 @@ def test_scoopjoy_settings_offers_the_two_posting_modes_consolidating_by_default
 	assert meta["issingle"] == 1
 	assert mode["options"].split("\n") == ["Consolidate into stock ledger", "Mark invoices only"]
 	assert mode["default"] == "Consolidate into stock ledger"
+	[stale] = [f for f in meta["fields"] if f["fieldname"] == "stale_after"]
+	assert (stale["fieldtype"], stale["default"]) == ("Int", "60")
+	assert "scoopjoy_stale_after" in stale["description"]  # the site config key that overrides it
 
 
 def test_custom_field_fixture_is_indexed_and_owned_by_the_module():
