@@ -103,6 +103,9 @@ def test_sync_posts_good_outlets_fails_short_one_whole_and_only_marks_closed_one
 	}
 	assert "4 invoices consolidated" in log.summary
 
+	progress = [m for m in messages if m["event"] == "progress"]
+	assert [round(m["message"]["percent"]) for m in progress] == [33, 67, 100]
+	assert {m["room"] for m in progress} == {"user:Administrator"}
 	[done] = [m for m in messages if m["event"] == stock_sync.COMPLETE_EVENT]
 	assert done["room"] == "user:Administrator"
 	assert (done["message"]["invoices_consolidated"], done["message"]["consolidated_documents"]) == (4, 2)
