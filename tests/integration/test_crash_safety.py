@@ -16,6 +16,7 @@ from scoopjoy import stock_sync  # noqa: E402
 from tests.integration.conftest import BENCH, SITE, kill_9, run_burst_worker, start_worker  # noqa: E402
 from tests.integration.world import (  # noqa: E402
 	RealtimeRecorder,
+	all_and_group_at_once,
 	processed,
 	rows,
 	scoopjoy_job_ids,
@@ -188,22 +189,7 @@ def test_overlapping_runs_never_sync_an_outlet_twice(world, queues):
 	for outlet in outlets:
 		world.make_pending_invoices(outlet.warehouse, 10)
 	world.commit()
-	frappe.flags.in_test = False
-	group_run = stock_sync.enqueue_stock_sync(world.group)["sync_log"]
-	all_run = stock_sync.enqueue_stock_sync()["sync_log"]
-	world.extra_logs.append(all_run)
-
-	workers = [start_worker("long") for _ in range(2)]  # the two runs at once, one per core
-	try:
-		wait_until(
-			lambda: all(
-				frappe.db.get_value("Stock Sync Log", r, "awaiting_report") for r in (group_run, all_run)
-			),
-			timeout=300,
-		)
-	finally:
-		for worker in workers:
-			kill_9(worker)
+	group_run, all_run = all_and_group_at_once(world)
 
 	group_log, all_log = (frappe.get_doc("Stock Sync Log", r) for r in (group_run, all_run))
 	ours = {o.name for o in outlets}

@@ -18,6 +18,7 @@ from tests.integration.ledger import (  # noqa: E402
 )
 from tests.integration.world import (  # noqa: E402
 	RealtimeRecorder,
+	all_and_group_at_once,
 	in_own_connection,
 	processed,
 	rows,
@@ -74,21 +75,7 @@ def test_kill_9_while_consolidating_then_resume_posts_each_invoice_once(world, q
 
 def test_overlapping_runs_consolidate_each_invoice_once(world, queues):
 	outlets = stocked_outlets(world, 6, 2)
-	frappe.flags.in_test = False
-	group_run = stock_sync.enqueue_stock_sync(world.group)["sync_log"]
-	all_run = stock_sync.enqueue_stock_sync()["sync_log"]
-	world.extra_logs.append(all_run)
-	workers = [start_worker("long") for _ in range(2)]
-	try:
-		wait_until(
-			lambda: all(
-				frappe.db.get_value("Stock Sync Log", r, "awaiting_report") for r in (group_run, all_run)
-			),
-			timeout=300,
-		)
-	finally:
-		for worker in workers:
-			kill_9(worker)
+	group_run, all_run = all_and_group_at_once(world)
 
 	ours = {o.name for o in outlets}
 	consolidated = [

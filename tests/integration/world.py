@@ -300,6 +300,29 @@ def in_own_connection(work):
 	return thread
 
 
+def all_and_group_at_once(world) -> tuple[str, str]:
+	"""Runs of "All" and of the world's group on two real workers at once, until both workers end."""
+	from scoopjoy import stock_sync
+	from tests.integration.conftest import kill_9, start_worker
+
+	frappe.flags.in_test = False
+	group_run = stock_sync.enqueue_stock_sync(world.group)["sync_log"]
+	all_run = stock_sync.enqueue_stock_sync()["sync_log"]
+	world.extra_logs.append(all_run)
+	workers = [start_worker("long") for _ in range(2)]  # the two runs at once, one per core
+	try:
+		wait_until(
+			lambda: all(
+				frappe.db.get_value("Stock Sync Log", r, "awaiting_report") for r in (group_run, all_run)
+			),
+			timeout=300,
+		)
+	finally:
+		for worker in workers:
+			kill_9(worker)
+	return group_run, all_run
+
+
 def processed(run: str) -> int:
 	return frappe.db.get_value("Stock Sync Log", run, "processed") or 0
 
