@@ -207,3 +207,21 @@ def test_a_site_without_a_stored_mode_consolidates():
 	frappe.clear_cache(doctype="ScoopJoy Settings")
 	assert stock_posting_mode() == CONSOLIDATE
 	frappe.db.rollback()
+
+
+def test_an_erpnext_validation_other_than_stock_also_fails_the_outlet_whole(world):
+	"""A customer disabled after the sales: ERPNext refuses the consolidated Sales Invoice's ledger."""
+	scoop = world.make_item("SCOOP")
+	gone = world.make_customer("Gone")
+	outlet = world.make_stocked_outlet("Gone", {scoop: 10})
+	outlet.invoices = [world.sell(outlet, {scoop: 1}), world.sell(outlet, {scoop: 2}, customer=gone)]
+	frappe.db.set_value("Customer", gone, "disabled", 1)
+	world.commit()
+
+	stock_sync.process_stock_sync(world.group)
+	frappe.db.rollback()
+	row = rows(world.logs()[-1])[outlet.name]
+	assert row.result == "Failed" and "disabled" in row.message and "<" not in row.message, row.message
+	assert_untouched(outlet.invoices, outlet.warehouse)  # the walk-in's merge log went too
+	frappe.db.set_value("Customer", gone, "disabled", 0)
+	frappe.db.commit()
