@@ -41,9 +41,7 @@ class Savepoint:
 					delattr(frappe.local, name)
 			else:
 				truncate(getattr(frappe.local, name), length)
-		# Caches that may describe rows that no longer exist; they refill from the database.
-		frappe.local.future_sle = {}
-		frappe.db.value_cache.clear()
+		forget_rolled_back_rows()
 		self.drop_messages()
 
 	def drop_messages(self):
@@ -58,6 +56,13 @@ class Savepoint:
 		for callback in added:
 			if callback is not clear_realtime_log:
 				callback()
+
+
+def forget_rolled_back_rows():
+	"""Process caches that may describe rows a rollback took back (a full rollback too: Frappe's own
+	rollback watchers do not know ERPNext's); they refill from the database."""
+	frappe.local.future_sle = {}
+	frappe.db.value_cache.clear()
 
 
 def truncate(sequence, length: int):

@@ -20,7 +20,7 @@ from frappe.utils.background_jobs import get_job
 from rq.job import JobStatus
 
 from scoopjoy import named_lock
-from scoopjoy.savepoint import Savepoint
+from scoopjoy.savepoint import Savepoint, forget_rolled_back_rows
 from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import stale_after
 from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import (
 	ALL_OUTLETS,
@@ -374,6 +374,7 @@ def sync_chunk(run, chunk: list[dict]) -> tuple[int, bool]:
 			return len(results), cancelled
 		except (OutletDeadlock, frappe.QueryDeadlockError) as e:
 			frappe.db.rollback()
+			forget_rolled_back_rows()
 			run.refresh_state()
 			culprit = getattr(e, "outlet", None)  # None: the chunk's own statements deadlocked
 			deadlocks[culprit] += 1
