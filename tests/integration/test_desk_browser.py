@@ -228,3 +228,59 @@ def test_user_without_the_role_sees_no_sync_button(desk, users, browser):
 	page.wait_for_timeout(1000)  # let the list script's onload run
 	assert page.get_by_role("button", name="Sync Stock").count() == 0
 	page.screenshot(path=SCREENSHOTS / "7-list-without-role.png")
+
+
+@pytest.mark.consolidating
+def test_stock_manager_posts_stock_from_desk_and_sees_what_was_consolidated(
+	desk, world, users, browser, queues
+):
+	"""With stock posting on: a Stock Manager (who may not create Sales Invoices) starts the sync from
+	Desk; the alert and the run's form show what was consolidated, and why the short outlet failed."""
+	from tests.integration.ledger import assert_consolidated_once, assert_untouched
+	from tests.integration.world import wait_until
+
+	scoop = world.make_item("SCOOP")
+	good = world.make_stocked_outlet("Desk Good", {scoop: 20})
+	good.invoices = [world.sell(good, {scoop: 2}), world.sell(good, {scoop: 3})]
+	short = world.make_stocked_outlet("Desk Short", {scoop: 1})
+	short.invoices = [world.sell(short, {scoop: 1})]
+	world.move_stock(short.warehouse, {scoop: 1}, "Material Issue")
+	world.commit()
+
+	log_in(browser, users.manager)
+	page = open_desk_page(browser, "/app/franchise-agreement")
+	page.evaluate(
+		"""() => {
+			window.sj_done = [];
+			frappe.realtime.on("scoopjoy_stock_sync_complete", (d) => window.sj_done.push(d));
+		}"""
+	)
+	page.get_by_role("button", name="Sync Stock").click()
+	dialog = page.locator(".modal.show")
+	dialog.locator('[data-fieldname="outlet_group"] input').press_sequentially(world.group, delay=30)
+	dialog.get_by_role("option", name=world.group).click()
+	dialog.get_by_role("button", name="Start").click()
+	page.wait_for_function("() => window.sj_done.length", timeout=120000)
+	[done] = page.evaluate("() => window.sj_done")
+	assert (done["success"], done["errors"], done["invoices_consolidated"], done["stock_qty"]) == (1, 1, 2, 5)
+	page.locator("#alert-container").get_by_text("2 invoices consolidated (stock qty 5").wait_for(
+		timeout=10000
+	)
+
+	run_ended = lambda: frappe.db.get_value("Stock Sync Log", done["sync_log"], "status") != "Running"  # noqa: E731
+	wait_until(run_ended, timeout=60)  # the report job finalised it
+	page.goto(f"{BASE}/app/stock-sync-log/{done['sync_log']}")
+	form = page.locator('.page-container[data-page-route="Stock Sync Log"]')
+	form.get_by_text("2 invoices consolidated").first.wait_for(timeout=30000)
+	failures = form.locator(".scoopjoy-failed-outlets")
+	failures.get_by_text("needed in").wait_for()
+	sales_invoice = frappe.db.get_value("POS Invoice", good.invoices[0], "consolidated_invoice")
+	form.locator('[data-fieldname="consolidations"]').get_by_text(sales_invoice).wait_for()
+	form.locator(".form-message").get_by_text("Completed with Errors").wait_for(
+		timeout=30000
+	)  # the report ran
+	page.screenshot(path=SCREENSHOTS / "8-posting-run.png", full_page=True)
+
+	frappe.db.rollback()
+	assert_consolidated_once(good.invoices, good.warehouse)
+	assert_untouched(short.invoices, short.warehouse)
