@@ -47,13 +47,7 @@ def test_sync_stock_wait_exits_zero_when_every_outlet_synced(world, worker):
 
 @pytest.mark.consolidating
 def test_sync_stock_wait_with_posting_reports_what_was_consolidated(world, worker):
-	scoop = world.make_item("SCOOP")
-	good = world.make_stocked_outlet("Good", {scoop: 20})
-	good.invoices = [world.sell(good, {scoop: 2}), world.sell(good, {scoop: 3})]
-	short = world.make_stocked_outlet("Short", {scoop: 1})
-	short.invoices = [world.sell(short, {scoop: 1})]
-	world.move_stock(short.warehouse, {scoop: 1}, "Material Issue")
-	world.commit()
+	_, short = world.good_and_short_outlets()
 
 	result = bench_command("scoopjoy-sync-stock", "--group", world.group, "--wait", timeout=300)
 

@@ -239,13 +239,7 @@ def test_stock_manager_posts_stock_from_desk_and_sees_what_was_consolidated(
 	from tests.integration.ledger import assert_consolidated_once, assert_untouched
 	from tests.integration.world import wait_until
 
-	scoop = world.make_item("SCOOP")
-	good = world.make_stocked_outlet("Desk Good", {scoop: 20})
-	good.invoices = [world.sell(good, {scoop: 2}), world.sell(good, {scoop: 3})]
-	short = world.make_stocked_outlet("Desk Short", {scoop: 1})
-	short.invoices = [world.sell(short, {scoop: 1})]
-	world.move_stock(short.warehouse, {scoop: 1}, "Material Issue")
-	world.commit()
+	good, short = world.good_and_short_outlets()
 
 	log_in(browser, users.manager)
 	page = open_desk_page(browser, "/app/franchise-agreement")

@@ -124,6 +124,18 @@ class World:
 			self.move_stock(warehouse, stock, "Material Receipt")
 		return outlet
 
+	def good_and_short_outlets(self) -> tuple[frappe._dict, frappe._dict]:
+		"""Two stocked outlets: one that sold 2 + 3 scoops of 20, one whose only scoop left by a Material
+		Issue after it was sold (ERPNext will refuse to post it). Committed."""
+		scoop = self.make_item("SCOOP")
+		good = self.make_stocked_outlet("Good", {scoop: 20})
+		good.invoices = [self.sell(good, {scoop: 2}), self.sell(good, {scoop: 3})]
+		short = self.make_stocked_outlet("Short", {scoop: 1})
+		short.invoices = [self.sell(short, {scoop: 1})]
+		self.move_stock(short.warehouse, {scoop: 1}, "Material Issue")
+		self.commit()
+		return good, short
+
 	def move_stock(self, warehouse: str, stock: dict[str, float], purpose: str) -> str:
 		return demo.move_stock(self.company, {(item, warehouse): qty for item, qty in stock.items()}, purpose)
 
