@@ -27,10 +27,19 @@ fixtures = [
 # A *_long event: the scheduler runs it on the long queue, where a slow Redis cannot starve
 # the short default queue. It only enqueues the real job (which is deduplicated).
 scheduler_events = {
-	"hourly_long": ["scoopjoy.stock_sync.enqueue_stock_sync"],
+	# Every hour; it syncs when ScoopJoy Settings' schedule says so (Off, Hourly, Daily at a time).
+	"hourly_long": ["scoopjoy.stock_sync.run_scheduled_sync"],
 	# Finds runs whose worker died and resumes them, without waiting for RQ's cleanup.
 	"cron": {"*/5 * * * *": ["scoopjoy.stock_sync.resume_interrupted_runs"]},
 }
 
 after_install = "scoopjoy.install.after_install"
 after_migrate = "scoopjoy.install.after_migrate"
+
+# Stock Sync Log joins Frappe's daily log clean-up; its days follow ScoopJoy Settings' retention.
+default_log_clearing_doctypes = {"Stock Sync Log": 90}
+doc_events = {
+	"Log Settings": {
+		"on_update": "scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings.retention_from_log_settings"
+	}
+}

@@ -1,7 +1,9 @@
-"""Install and migrate: the POS Invoice field the sync sets, and the indexes its queries rely on."""
+"""Install and migrate: the POS Invoice field the sync sets, the indexes its queries rely on, and the\nStock Sync Log row of Log Settings (history retention)."""
 
 import frappe
 from frappe.utils.fixtures import sync_fixtures
+
+from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import register_with_log_settings
 
 # (name, columns): the sync's two questions about one outlet's warehouse.
 INDEXES = (
@@ -18,10 +20,12 @@ def after_install():
 	# them again right after, which finds nothing to change).
 	sync_fixtures("scoopjoy")
 	add_indexes()
+	register_with_log_settings()
 
 
 def after_migrate():
 	add_indexes()
+	register_with_log_settings()
 
 
 def add_indexes():

@@ -15,13 +15,13 @@ from contextlib import contextmanager
 
 import frappe
 from frappe import _
-from frappe.utils import cint, create_batch, flt
+from frappe.utils import cint, create_batch, get_datetime, get_time, now_datetime
 from frappe.utils.background_jobs import get_job
 from rq.job import JobStatus
 
 from scoopjoy import named_lock
 from scoopjoy.savepoint import Savepoint, forget_rolled_back_rows
-from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import stale_after
+from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import schedule, setting, stale_after
 from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import (
 	ALL_OUTLETS,
 	RunTakenOver,
@@ -31,12 +31,7 @@ from scoopjoy.stock_posting import post_outlet_stock, posting_session, readable
 
 SYNC_ROLES = ("System Manager", "Stock Manager")
 CHUNK_SIZE = 50  # outlets per transaction: a crash loses at most this much uncommitted work
-# A chunk commits early after this many seconds: its transaction holds the stock locks of the
-# warehouses it posted, and cashiers of those outlets wait for them.
-CHUNK_SECONDS = 5
-JOB_TIMEOUT = 1800
-FAN_OUT_THRESHOLD = 2000  # outlets; above this a run is split into batch jobs for several workers
-FAN_OUT_BATCH = 250  # outlets per batch job
+JOB_TIMEOUT = 1800  # RQ kills the job after this; the time budget (ScoopJoy Settings) stops it before
 MAX_ATTEMPTS = 3  # per outlet, for deadlocks and lock wait timeouts; bad data is never retried
 COMPLETE_EVENT = "scoopjoy_stock_sync_complete"
 ENQUEUE_LOCK = "scoopjoy_enqueue"
@@ -106,6 +101,25 @@ def current_trigger() -> str:
 	if getattr(frappe.local, "job", None):  # a scheduled job runs inside a worker
 		return "Scheduler"
 	return "CLI"
+
+
+def run_scheduled_sync():
+	"""The scheduler's hourly tick: sync all outlets when ScoopJoy Settings' schedule says so."""
+	if scheduled_sync_due(schedule(), now_datetime()):
+		enqueue_stock_sync()
+
+
+def scheduled_sync_due(mode: str, now) -> bool:
+	"""Hourly: every tick. Daily: the first tick at or after the time of day, unless a sync of all
+	outlets has started since then (a missed tick is made up by the next)."""
+	if mode != "Daily":
+		return mode == "Hourly"
+	due_at = get_datetime(
+		f"{now.date()} {get_time(frappe.db.get_single_value('ScoopJoy Settings', 'daily_at'))}"
+	)
+	return now >= due_at and not frappe.db.exists(
+		"Stock Sync Log", {"outlet_group": ALL_OUTLETS, "creation": (">=", due_at)}
+	)
 
 
 def group_of(run) -> str | None:
@@ -182,8 +196,10 @@ def latest_run(outlet_group: str | None):
 def resume_interrupted_runs():
 	"""Scheduler, every five minutes: resume runs whose worker died or froze (without waiting for RQ's
 	own cleanup), and report on runs whose report job was lost (Redis keeps nothing on disk here).
-	Does nothing while every run is alive."""
+	Does nothing while every run is alive, and starts nothing while the schedule is Off."""
 	report_lost_reports()
+	if schedule() == "Off":
+		return
 	groups = frappe.get_all(
 		"Stock Sync Log",
 		filters={"status": ("in", ("Queued", "Running", "Interrupted")), "awaiting_report": 0},
@@ -239,7 +255,7 @@ def walk_outlets(run):
 	run.begin(len(done) + len(outlets))
 	set_lock_wait_timeout()
 	frappe.db.commit()  # the run is visibly Running  # nosemgrep: frappe-manual-commit
-	if len(outlets) > cint(frappe.conf.get("scoopjoy_fan_out_threshold") or FAN_OUT_THRESHOLD):
+	if len(outlets) > setting("fan_out_threshold"):
 		fan_out(run, outlets)
 		return
 
@@ -262,9 +278,9 @@ def walk_chunks(run, outlets: list[dict]) -> str:
 	"""Sync the outlets chunk by chunk: "done", "cancelled", or "out of time" (stopped at a chunk
 	boundary before RQ's job timeout would kill the job mid-chunk). A chunk that ends early (its
 	time ran out) leaves the rest of its outlets to the next one."""
-	started = time.monotonic()
+	started, budget = time.monotonic(), setting("time_budget")
 	while outlets:
-		if time.monotonic() - started > time_budget():
+		if time.monotonic() - started > budget:
 			return "out of time"
 		synced, cancelled = sync_chunk(run, outlets[:CHUNK_SIZE])
 		if cancelled:
@@ -276,7 +292,7 @@ def walk_chunks(run, outlets: list[dict]) -> str:
 def fan_out(run, outlets: list[dict]):
 	"""Split the run into batch jobs on the long queue, for as many workers as there are. Each
 	records into the same run; the last to finish (decided in the database) finishes the run."""
-	batch_size = cint(frappe.conf.get("scoopjoy_fan_out_batch")) or FAN_OUT_BATCH
+	batch_size = cint(setting("fan_out_batch"))
 	batches = list(create_batch([o.name for o in outlets], batch_size))
 	run.fan_out(len(batches))
 	for batch, names in enumerate(batches):
@@ -340,16 +356,10 @@ def outlets_to_sync(run, names: list[str] | None = None) -> list[dict]:
 	)
 
 
-def time_budget() -> float:
-	"""Seconds a run may start new chunks for: it stops cleanly at a chunk boundary before RQ
-	would kill it mid-chunk at JOB_TIMEOUT."""
-	return flt(frappe.conf.get("scoopjoy_sync_time_budget")) or JOB_TIMEOUT - 300
-
-
 def set_lock_wait_timeout():
 	# A cashier's open transaction should cost a retry, not InnoDB's 50 s default per attempt.
-	seconds = cint(frappe.conf.get("scoopjoy_lock_wait_timeout")) or 10
-	# No query-builder form for SET SESSION; the value is an int from site config.
+	seconds = cint(setting("lock_wait_timeout"))
+	# No query-builder form for SET SESSION; the value is an int from the settings.
 	frappe.db.sql("SET SESSION innodb_lock_wait_timeout = %s", seconds)  # nosemgrep: frappe-using-db-sql
 
 
@@ -357,7 +367,7 @@ def sync_chunk(run, chunk: list[dict]) -> tuple[int, bool]:
 	"""Sync a chunk, or its first outlets until its time is up, and record them in one transaction:
 	(outlets synced, cancelled). A deadlock makes InnoDB drop the whole transaction, so the chunk is
 	redone; an outlet that keeps deadlocking is recorded as failed."""
-	deadlocks = Counter()
+	deadlocks, commit_after = Counter(), setting("chunk_seconds")
 	while True:
 		try:
 			results, cancelled, started = [], False, time.monotonic()
@@ -367,7 +377,7 @@ def sync_chunk(run, chunk: list[dict]) -> tuple[int, bool]:
 					break
 				results.append(sync_outlet_with_retries(run, outlet, deadlocks[outlet.name]))
 				publish_outlet_progress(run, outlet, run.processed + len(results))
-				if time.monotonic() - started > chunk_seconds():
+				if time.monotonic() - started > commit_after:
 					break
 			run.record_chunk(results)
 			frappe.db.commit()  # a crash keeps every finished chunk  # nosemgrep: frappe-manual-commit
@@ -381,10 +391,6 @@ def sync_chunk(run, chunk: list[dict]) -> tuple[int, bool]:
 			if culprit is None and deadlocks[None] >= MAX_ATTEMPTS:
 				raise
 			time.sleep(backoff(deadlocks[culprit]))
-
-
-def chunk_seconds() -> float:
-	return flt(frappe.conf.get("scoopjoy_chunk_seconds")) or CHUNK_SECONDS
 
 
 def lock_outlets(chunk: list[dict]) -> list[dict]:

@@ -24,15 +24,21 @@ import datetime
 import frappe
 from frappe import _
 from frappe.model.document import Document
+from frappe.query_builder import Interval
+from frappe.query_builder.functions import Now
 from frappe.utils import now_datetime, time_diff_in_seconds
 from frappe.utils.background_jobs import get_job
 from rq.job import JobStatus
 
 from scoopjoy import named_lock
+from scoopjoy.alerts import alert_on_trouble
+from scoopjoy.scoopjoy.doctype.outlet_sync_status.outlet_sync_status import forget_runs, record_outcomes
 from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import stale_after, stock_posting_mode
 
 ALL_OUTLETS = "All"
 ACTIVE_STATUSES = ("Queued", "Running")
+FINISHED_STATUSES = ("Completed", "Completed with Errors", "Failed", "Cancelled")  # never resumed
+CLEAR_BATCH = 100  # runs deleted per transaction by the history clean-up (about 50,000 rows)
 MAX_RESUMES = 5
 ERROR_DETAILS_IN_MESSAGE = 20
 # Seconds between RQ marking a job started and its worker taking the run's lock (fork, site init).
@@ -64,6 +70,31 @@ class RunTakenOver(Exception):
 
 class StockSyncLog(Document):
 	generation: int | None = None  # on a worker's copy: the resume count it took the run at
+
+	@staticmethod
+	def clear_old_logs(days: int = 90):
+		"""Log Settings' daily clean-up: finished runs last changed more than `days` ago go, with their
+		rows, in bulk. Each outlet keeps its last success on its Outlet Sync Status. Interrupted runs
+		stay whatever their age: the next trigger resumes them."""
+		log = frappe.qb.DocType("Stock Sync Log")
+		old_runs = (
+			frappe.qb.from_(log)
+			.select(log.name)
+			.where(
+				(log.modified < Now() - Interval(days=days))
+				& log.status.isin(FINISHED_STATUSES)
+				& (log.awaiting_report == 0)
+			)
+			.limit(CLEAR_BATCH)
+		)
+		while names := old_runs.run(pluck=True):
+			for child in ("Stock Sync Log Outlet", "Stock Sync Log Consolidation"):
+				frappe.db.delete(child, {"parent": ("in", names), "parenttype": "Stock Sync Log"})
+			forget_runs(names)
+			frappe.db.delete("Stock Sync Log", {"name": ("in", names)})
+			# A year of history is millions of rows: one bounded transaction per batch, and a clean-up
+			# cut short keeps what it deleted (the next day's picks up the rest).
+			frappe.db.commit()  # nosemgrep: frappe-manual-commit
 
 	# ── creation and resumption ─────────────────────────────────────────────────────────────
 
@@ -173,6 +204,7 @@ class StockSyncLog(Document):
 				consolidations,
 				start=self.count_rows("Stock Sync Log Consolidation") + 1,
 			)
+		record_outcomes(self.name, results)
 		self.load_counters()
 		self.notify_watchers()
 
@@ -302,6 +334,8 @@ class StockSyncLog(Document):
 			}
 		)
 		self.notify_watchers()
+		if given_up:
+			alert_on_trouble(self)
 
 	def notify_watchers(self):
 		"""Counters and status to whoever has this run's form open (its document room), once committed."""
@@ -390,6 +424,7 @@ class StockSyncLog(Document):
 			}
 		)
 		self.notify_watchers()
+		alert_on_trouble(self)
 
 	def summary_line(self) -> str:
 		outlets = _("{0} of {1} outlets synced, {2} failed").format(
