@@ -1,0 +1,224 @@
+# Copyright (c) 2026, ScoopJoy and contributors
+# For license information, please see license.txt
+
+"""One row per active outlet, worst first: is its stock in step with its tills?
+
+Three queries whatever the history: the active agreements joined to their Outlet Sync Status (the
+standing the sync keeps per outlet), and their warehouses' pending POS Invoices (index
+scoopjoy_pending_sync). No run history is read, so a year of it costs nothing here."""
+
+import frappe
+from frappe import _
+from frappe.query_builder.functions import Count, Min
+from frappe.utils import cint, now_datetime, time_diff_in_seconds
+
+from scoopjoy.scoopjoy.doctype.outlet_sync_status.outlet_sync_status import CHRONIC_FAILURES
+from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import schedule
+
+# Worst first; the chart shows them in this order, in these colours.
+STATES = {
+	"Failing Repeatedly": "#e24c4c",
+	"Failing": "#f5a623",
+	"Backlog": "#ecad4b",
+	"Never Synced": "#98a1a9",
+	"Healthy": "#48bb74",
+}
+# Hours after which a pending invoice means the sync is behind: two missed hourly runs, or a day
+# and two hours when it runs daily (or only by hand).
+BACKLOG_HOURS = {"Hourly": 2, "Daily": 26, "Off": 26}
+
+
+def execute(filters: dict | None = None):
+	filters = frappe._dict(filters or {})
+	rows = outlet_rows(filters)
+	if filters.only_problems:
+		rows = [row for row in rows if row.state != "Healthy"]
+	return columns(), rows, None, chart(rows), summary(rows)
+
+
+def outlet_rows(filters) -> list[dict]:
+	outlets = active_outlets(filters)
+	pending = pending_invoices([o.warehouse for o in outlets if o.warehouse])
+	backlog_after = BACKLOG_HOURS.get(schedule(), 26) * 3600
+	now = now_datetime()
+	for outlet in outlets:
+		count, oldest = pending.get(outlet.warehouse, (0, None))
+		outlet.pending_invoices = count
+		outlet.oldest_pending = oldest
+		outlet.oldest_pending_age = time_diff_in_seconds(now, oldest) if oldest else None
+		outlet.state = state_of(outlet, backlog_after)
+	rank = {state: i for i, state in enumerate(STATES)}
+	outlets.sort(
+		key=lambda o: (
+			rank[o.state],
+			-cint(o.consecutive_failures),
+			-(o.oldest_pending_age or 0),
+			-o.pending_invoices,
+			o.outlet,
+		)
+	)
+	return outlets
+
+
+def active_outlets(filters) -> list[dict]:
+	agreement = frappe.qb.DocType("Franchise Agreement")
+	status = frappe.qb.DocType("Outlet Sync Status")
+	query = (
+		frappe.qb.from_(agreement)
+		.left_join(status)
+		.on(status.name == agreement.name)
+		.select(
+			agreement.name.as_("outlet"),
+			agreement.franchise_name,
+			agreement.outlet_group,
+			agreement.territory,
+			agreement.franchise_warehouse.as_("warehouse"),
+			status.last_result,
+			status.last_run,
+			status.last_success_on,
+			status.last_success_run,
+			status.consecutive_failures,
+			status.last_error,
+			status.last_error_run,
+		)
+		.where((agreement.docstatus == 1) & (agreement.agreement_status == "Active"))
+	)
+	if filters.outlet_group:
+		query = query.where(agreement.outlet_group == filters.outlet_group)
+	if filters.territory:
+		query = query.where(agreement.territory == filters.territory)
+	return query.run(as_dict=True)
+
+
+def pending_invoices(warehouses: list[str]) -> dict[str, tuple]:
+	"""warehouse: (submitted invoices the sync has not taken yet, when the oldest of them arrived)."""
+	if not warehouses:
+		return {}
+	invoice = frappe.qb.DocType("POS Invoice")
+	return {
+		warehouse: (count, oldest)
+		for warehouse, count, oldest in frappe.qb.from_(invoice)
+		.select(invoice.set_warehouse, Count("*"), Min(invoice.creation))
+		.where(
+			invoice.set_warehouse.isin(warehouses)
+			& (invoice.custom_stock_synced == 0)
+			& (invoice.docstatus == 1)
+		)
+		.groupby(invoice.set_warehouse)
+		.run()
+	}
+
+
+def state_of(outlet, backlog_after: float) -> str:
+	if outlet.last_result == "Failed":
+		return "Failing Repeatedly" if outlet.consecutive_failures >= CHRONIC_FAILURES else "Failing"
+	if (outlet.oldest_pending_age or 0) > backlog_after:
+		return "Backlog"
+	if not outlet.last_result:
+		return "Never Synced"
+	return "Healthy"
+
+
+def chart(rows: list[dict]) -> dict:
+	counts = {state: 0 for state in STATES}
+	for row in rows:
+		counts[row.state] += 1
+	shown = [state for state, count in counts.items() if count]
+	return {
+		"data": {
+			"labels": [_(state) for state in shown],
+			"datasets": [{"name": _("Outlets"), "values": [counts[state] for state in shown]}],
+		},
+		"type": "donut",
+		"colors": [STATES[state] for state in shown],
+		"height": 240,
+	}
+
+
+def summary(rows: list[dict]) -> list[dict]:
+	failing = sum(1 for row in rows if row.state.startswith("Failing"))
+	return [
+		{"label": _("Outlets"), "value": len(rows), "datatype": "Int", "indicator": "Blue"},
+		{
+			"label": _("Failing"),
+			"value": failing,
+			"datatype": "Int",
+			"indicator": "Red" if failing else "Green",
+		},
+		{
+			"label": _("Pending POS Invoices"),
+			"value": sum(row.pending_invoices for row in rows),
+			"datatype": "Int",
+			"indicator": "Orange",
+		},
+	]
+
+
+def columns() -> list[dict]:
+	return [
+		{
+			"fieldname": "outlet",
+			"label": _("Outlet"),
+			"fieldtype": "Link",
+			"options": "Franchise Agreement",
+			"width": 150,
+		},
+		{"fieldname": "franchise_name", "label": _("Franchise Name"), "fieldtype": "Data", "width": 160},
+		{"fieldname": "state", "label": _("State"), "fieldtype": "Data", "width": 140},
+		{
+			"fieldname": "outlet_group",
+			"label": _("Outlet Group"),
+			"fieldtype": "Link",
+			"options": "Outlet Group",
+			"width": 120,
+		},
+		{
+			"fieldname": "territory",
+			"label": _("Territory"),
+			"fieldtype": "Link",
+			"options": "Territory",
+			"width": 110,
+		},
+		{
+			"fieldname": "warehouse",
+			"label": _("Warehouse"),
+			"fieldtype": "Link",
+			"options": "Warehouse",
+			"width": 160,
+		},
+		{"fieldname": "pending_invoices", "label": _("Pending Invoices"), "fieldtype": "Int", "width": 110},
+		{
+			"fieldname": "oldest_pending_age",
+			"label": _("Oldest Pending For"),
+			"fieldtype": "Duration",
+			"width": 130,
+		},
+		{"fieldname": "last_result", "label": _("Last Result"), "fieldtype": "Data", "width": 90},
+		{
+			"fieldname": "last_run",
+			"label": _("Last Run"),
+			"fieldtype": "Link",
+			"options": "Stock Sync Log",
+			"width": 130,
+		},
+		{
+			"fieldname": "last_success_on",
+			"label": _("Last Successful Sync"),
+			"fieldtype": "Datetime",
+			"width": 160,
+		},
+		{
+			"fieldname": "consecutive_failures",
+			"label": _("Failed Runs in a Row"),
+			"fieldtype": "Int",
+			"width": 90,
+		},
+		{"fieldname": "last_error", "label": _("Last Error"), "fieldtype": "Data", "width": 280},
+		{
+			"fieldname": "last_error_run",
+			"label": _("Error In Run"),
+			"fieldtype": "Link",
+			"options": "Stock Sync Log",
+			"width": 130,
+		},
+	]
