@@ -15,6 +15,7 @@ DOCTYPES = (
 	"Stock Sync Log Outlet",
 	"Stock Sync Log Consolidation",
 	"ScoopJoy Settings",
+	"Outlet Sync Status",
 )
 INDEXES = {
 	"scoopjoy_pending_sync": ["set_warehouse", "custom_stock_synced", "docstatus"],
@@ -33,12 +34,25 @@ def assert_schema():
 		rows = frappe.db.sql("SHOW INDEX FROM `tabPOS Invoice` WHERE Key_name = %s", name, as_dict=True)
 		assert [r.Column_name for r in rows] == columns, name
 	for method, frequency in (
-		("scoopjoy.stock_sync.enqueue_stock_sync", "Hourly Long"),
+		("scoopjoy.stock_sync.run_scheduled_sync", "Hourly Long"),
 		("scoopjoy.stock_sync.resume_interrupted_runs", "Cron"),
 	):
 		assert frappe.db.get_value("Scheduled Job Type", {"method": method}, "frequency") == frequency
 	assert frappe.db.exists("Workspace", "ScoopJoy")
 	assert frappe.db.exists("Custom HTML Block", "ScoopJoy Latest Sync")
+	assert frappe.db.get_value("Report", "Outlet Sync Health", "module") == "ScoopJoy"
+	for card in ("Pending POS Invoices", "Outlets Failing", "Last Sync Status", "Last Sync Duration"):
+		assert frappe.db.get_value("Number Card", card, "module") == "ScoopJoy", card
+	assert frappe.db.get_value("Dashboard Chart", "Stock Sync per Day", "source") == "Stock Sync Per Day"
+	assert frappe.db.exists("Dashboard Chart Source", "Stock Sync Per Day")
+	retention = {r.ref_doctype: r.days for r in frappe.get_doc("Log Settings").logs_to_clear}
+	assert retention.get("Stock Sync Log") == 90
+	settings = frappe.get_single("ScoopJoy Settings")
+	assert (settings.schedule, settings.alert_role, settings.retention_days) == (
+		"Hourly",
+		"Stock Manager",
+		90,
+	)
 
 
 def test_install_creates_everything_it_promises():

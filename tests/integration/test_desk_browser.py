@@ -78,7 +78,11 @@ def desk():
 @pytest.fixture
 def users(world):
 	made = {}
-	for key, roles in (("manager", ["Stock Manager", "Stock User"]), ("clerk", ["Stock User"])):
+	for key, roles in (
+		("manager", ["Stock Manager", "Stock User"]),
+		("clerk", ["Stock User"]),
+		("admin", ["System Manager", "Stock Manager"]),
+	):
 		email = f"{world.tag.lower()}-{key}@scoopjoy.example"
 		user = frappe.get_doc(
 			{"doctype": "User", "email": email, "first_name": f"{world.tag} {key}", "send_welcome_email": 0}
@@ -278,3 +282,60 @@ def test_stock_manager_posts_stock_from_desk_and_sees_what_was_consolidated(
 	frappe.db.rollback()
 	assert_consolidated_once(good.invoices, good.warehouse)
 	assert_untouched(short.invoices, short.warehouse)
+
+
+def test_operator_sees_settings_health_workspace_and_the_bell(desk, world, users, browser, queues):
+	"""After a scheduled-style run (started by nobody in Desk) with a failing outlet: the Stock Manager
+	finds the alert in the bell, the figures on the workspace and the outlet on the health report; a
+	System Manager edits ScoopJoy Settings, where a bad value is refused."""
+	from scoopjoy import stock_sync
+
+	for i in range(6):
+		outlet = world.make_outlet(f"Ops {i}", world.make_warehouse(f"Ops {i}"))
+		world.make_pending_invoices(outlet.warehouse, 4)
+	broken = world.make_outlet("Ops Broken", world.make_warehouse("Ops Broken", disabled=1))
+	world.make_pending_invoices(broken.warehouse, 3)
+	world.commit()
+	stock_sync.process_stock_sync(world.group, trigger="Scheduler")
+	[run] = world.logs()
+	frappe.db.commit()
+
+	log_in(browser, users.manager)
+	page = open_desk_page(browser, "/app/scoopjoy")
+	page.locator(".notifications-icon").first.click()
+	page.locator(".notification-list-body").get_by_text(run).first.wait_for(timeout=15000)
+	page.screenshot(path=SCREENSHOTS / "12-bell-after-a-failed-run.png")
+	page.keyboard.press("Escape")
+
+	page.goto(f"{BASE}/app/scoopjoy")
+	failing = page.locator(".number-widget-box").filter(has_text="Outlets Failing").locator(".number")
+	failing.wait_for(timeout=30000)
+	page.wait_for_function(
+		"(el) => el && /\\d/.test(el.textContent)", arg=failing.element_handle(), timeout=30000
+	)
+	assert int(failing.inner_text().strip()) >= 1
+	page.locator(".widget").filter(has_text="Stock Sync per Day").locator("svg").first.wait_for(timeout=30000)
+	page.wait_for_timeout(1000)  # let the chart finish drawing
+	page.screenshot(path=SCREENSHOTS / "11-workspace-at-a-glance.png", full_page=True)
+
+	page.goto(f"{BASE}/app/query-report/Outlet Sync Health?outlet_group={world.group}")
+	report = page.locator(".page-container[data-page-route='query-report/Outlet Sync Health']")
+	report.locator(".dt-scrollable").get_by_text(broken.name).first.wait_for(timeout=30000)
+	report.locator(".chart-container svg").first.wait_for()
+	first_row_state = report.locator(".dt-scrollable .dt-row").first.locator(".indicator-pill")
+	assert first_row_state.inner_text().strip() == "Failing"  # the worst outlet comes first
+	page.screenshot(path=SCREENSHOTS / "10-outlet-sync-health.png", full_page=True)
+
+	log_in(browser, users.admin)
+	page = open_desk_page(browser, "/app/scoopjoy-settings")
+	page.locator('[data-fieldname="schedule"] select').wait_for(timeout=30000)
+	page.get_by_text("Run Limits").first.click()  # a collapsed section
+	page.locator('input[data-fieldname="fan_out_batch"]').wait_for()
+	page.screenshot(path=SCREENSHOTS / "9-scoopjoy-settings.png", full_page=True)
+	stored = frappe.db.get_single_value("ScoopJoy Settings", "fan_out_batch")
+	page.locator('input[data-fieldname="fan_out_batch"]').fill("5")
+	page.keyboard.press("Control+s")
+	page.locator(".modal.show").get_by_text("must be between 10 and 10,000").wait_for(timeout=15000)
+	page.screenshot(path=SCREENSHOTS / "9-scoopjoy-settings-refused.png")
+	frappe.db.rollback()
+	assert frappe.db.get_single_value("ScoopJoy Settings", "fan_out_batch", cache=False) == stored

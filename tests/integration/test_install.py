@@ -51,7 +51,7 @@ def test_hooks_wire_desk_and_scheduler():
 		"public/js/franchise_agreement_list.js"
 	]
 	assert "/assets/scoopjoy/js/stock_sync_listener.js" in frappe.get_hooks("app_include_js")
-	job = frappe.get_doc("Scheduled Job Type", {"method": "scoopjoy.stock_sync.enqueue_stock_sync"})
+	job = frappe.get_doc("Scheduled Job Type", {"method": "scoopjoy.stock_sync.run_scheduled_sync"})
 	assert job.frequency == "Hourly Long"
 	check = frappe.get_doc("Scheduled Job Type", {"method": "scoopjoy.stock_sync.resume_interrupted_runs"})
 	assert (check.frequency, check.cron_format) == ("Cron", "*/5 * * * *")

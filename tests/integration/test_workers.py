@@ -74,7 +74,7 @@ def test_bench_execute_from_a_shell_enqueues_and_a_worker_runs_it(world, small_w
 
 def test_scheduler_event_enqueues_a_sync_of_all_outlets(world, small_world, queues):
 	before = set(frappe.get_all("Stock Sync Log", filters={"outlet_group": "All"}, pluck="name"))
-	job = frappe.get_doc("Scheduled Job Type", {"method": "scoopjoy.stock_sync.enqueue_stock_sync"})
+	job = frappe.get_doc("Scheduled Job Type", {"method": "scoopjoy.stock_sync.run_scheduled_sync"})
 	job.enqueue(force=True)
 	frappe.db.commit()
 	run_burst_worker("long,short")

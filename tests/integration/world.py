@@ -239,6 +239,8 @@ class World:
 			frappe.db.delete(child, {"parent": ("in", logs or [""])})
 		frappe.db.delete("Stock Sync Log", {"name": ("in", logs or [""])})
 		frappe.db.delete("Error Log", {"reference_name": ("in", self.outlets or [""])})
+		frappe.db.delete("Notification Log", {"document_name": ("in", logs + self.outlets or [""])})
+		frappe.db.delete("Outlet Sync Status", {"name": ("in", self.outlets or [""])})
 		frappe.db.delete("Franchise Agreement", {"name": ("in", self.outlets or [""])})
 		for warehouse in set(self.warehouses) - self.stocked_warehouses:
 			frappe.delete_doc("Warehouse", warehouse, force=True)

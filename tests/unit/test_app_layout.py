@@ -27,7 +27,16 @@ def hooks() -> dict:
 
 
 @pytest.mark.parametrize(
-	"name", ["Outlet Group", "Franchise Agreement", "Stock Sync Log", "Stock Sync Log Outlet"]
+	"name",
+	[
+		"Outlet Group",
+		"Franchise Agreement",
+		"Stock Sync Log",
+		"Stock Sync Log Outlet",
+		"Stock Sync Log Consolidation",
+		"Outlet Sync Status",
+		"ScoopJoy Settings",
+	],
 )
 def test_doctype_json_is_complete_and_consistent(name):
 	meta = doctype(name)
@@ -130,7 +139,8 @@ def test_hooks_declare_fixtures_scheduler_and_desk_code():
 		{"dt": "Custom Field", "filters": [["module", "=", "ScoopJoy"]]},
 		{"dt": "Custom HTML Block", "filters": [["name", "=", "ScoopJoy Latest Sync"]]},
 	]
-	assert h["scheduler_events"]["hourly_long"] == ["scoopjoy.stock_sync.enqueue_stock_sync"]
+	assert h["scheduler_events"]["hourly_long"] == ["scoopjoy.stock_sync.run_scheduled_sync"]
+	assert h["default_log_clearing_doctypes"] == {"Stock Sync Log": 90}
 	assert h["scheduler_events"]["cron"] == {"*/5 * * * *": ["scoopjoy.stock_sync.resume_interrupted_runs"]}
 	for path in [*h["doctype_list_js"].values(), *h["doctype_js"].values()]:
 		assert (APP / path).exists()
@@ -161,6 +171,8 @@ def test_workspace_shows_its_shortcuts_and_the_latest_run_panel():
 		"Franchise Agreements": "Franchise Agreement",
 		"Outlet Groups": "Outlet Group",
 		"Stock Sync Logs": "Stock Sync Log",
+		"Outlet Sync Health": "Outlet Sync Health",
+		"ScoopJoy Settings": "ScoopJoy Settings",
 	}
 	assert {b["data"]["shortcut_name"] for b in blocks if b["type"] == "shortcut"} == set(shortcuts)
 	[panel] = [b["data"]["custom_block_name"] for b in blocks if b["type"] == "custom_block"]
@@ -176,3 +188,63 @@ def test_user_facing_js_text_is_translated():
 		for call in ("add_custom_button(", "add_inner_button(", "label: ", "description: "):
 			for chunk in text.split(call)[1:]:
 				assert chunk.lstrip().startswith("__("), f"{script.name}: {call}{chunk[:40]}"
+
+
+def test_settings_describe_every_knob_and_the_site_config_key_that_overrides_it():
+	fields = {f["fieldname"]: f for f in doctype("ScoopJoy Settings")["fields"]}
+	for field, key in {
+		"time_budget": "scoopjoy_sync_time_budget",
+		"chunk_seconds": "scoopjoy_chunk_seconds",
+		"lock_wait_timeout": "scoopjoy_lock_wait_timeout",
+		"fan_out_threshold": "scoopjoy_fan_out_threshold",
+		"fan_out_batch": "scoopjoy_fan_out_batch",
+		"stale_after": "scoopjoy_stale_after",
+	}.items():
+		assert key in fields[field]["description"], field
+	assert (fields["schedule"]["options"].split("\n"), fields["schedule"]["default"]) == (
+		["Off", "Hourly", "Daily"],
+		"Hourly",
+	)
+	assert (fields["alert_role"]["options"], fields["alert_role"]["default"]) == ("Role", "Stock Manager")
+	assert fields["retention_days"]["default"] == "90"
+	inputs = [f for f in fields.values() if f["fieldtype"] not in ("Section Break", "Column Break")]
+	assert all(f.get("description") for f in inputs)
+
+
+def test_the_time_budget_cannot_reach_the_job_timeout():
+	settings = (APP / "scoopjoy" / "doctype" / "scoopjoy_settings" / "scoopjoy_settings.py").read_text()
+	limits = next(
+		ast.literal_eval(node.value)
+		for node in ast.parse(settings).body
+		if isinstance(node, ast.Assign) and node.targets[0].id == "LIMITS"
+	)
+	flow = ast.parse((APP / "stock_sync.py").read_text())
+	job_timeout = next(
+		ast.literal_eval(node.value)
+		for node in flow.body
+		if isinstance(node, ast.Assign) and node.targets[0].id == "JOB_TIMEOUT"
+	)
+	assert limits["time_budget"][3] < job_timeout
+
+
+def test_workspace_shows_cards_and_chart_that_the_app_ships():
+	workspace = json.loads((APP / "scoopjoy" / "workspace" / "scoopjoy" / "scoopjoy.json").read_text())
+	blocks = json.loads(workspace["content"])
+	cards = [b["data"]["number_card_name"] for b in blocks if b["type"] == "number_card"]
+	charts = [b["data"]["chart_name"] for b in blocks if b["type"] == "chart"]
+	assert len(cards) == 4 and charts == ["Stock Sync per Day"]
+	for name in cards:
+		folder = name.lower().replace(" ", "_")
+		card = json.loads((APP / "scoopjoy" / "number_card" / folder / f"{folder}.json").read_text())
+		assert (card["type"], card["is_standard"], card["module"]) == ("Custom", 1, "ScoopJoy")
+		assert card["method"].startswith("scoopjoy.dashboard.")
+	chart = json.loads(
+		(APP / "scoopjoy" / "dashboard_chart" / "stock_sync_per_day" / "stock_sync_per_day.json").read_text()
+	)
+	assert (chart["chart_type"], chart["source"]) == ("Custom", "Stock Sync Per Day")
+	source = APP / "scoopjoy" / "dashboard_chart_source" / "stock_sync_per_day" / "stock_sync_per_day.js"
+	assert "scoopjoy.dashboard.stock_sync_per_day" in source.read_text()
+	report = json.loads(
+		(APP / "scoopjoy" / "report" / "outlet_sync_health" / "outlet_sync_health.json").read_text()
+	)
+	assert {r["role"] for r in report["roles"]} == {"System Manager", "Stock Manager"}
