@@ -5,9 +5,9 @@ indexed queries: the workspace loads them all on every visit."""
 import frappe
 from frappe import _
 from frappe.query_builder.functions import Count, Date, Sum
-from frappe.utils import add_days, getdate, nowdate
+from frappe.utils import add_days, formatdate, getdate, nowdate
 
-from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import ALL_OUTLETS
+from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import FINISHED_STATUSES
 
 CHART_DAYS = 30
 HEALTH_REPORT = ["query-report", "Outlet Sync Health"]
@@ -67,7 +67,7 @@ def failing_outlets(filters=None) -> dict:
 
 @frappe.whitelist()
 def last_run_status(filters=None) -> str:
-	"""The latest sync of all outlets: its status, as text (a number card shows it as it is)."""
+	"""The latest run (any group): its status, as text (a number card shows text as it is)."""
 	check_read_permission()
 	run = latest_run()
 	return _(run.status) if run else _("No sync yet")
@@ -75,7 +75,7 @@ def last_run_status(filters=None) -> str:
 
 @frappe.whitelist()
 def last_run_duration(filters=None) -> dict:
-	"""How long the latest finished sync of all outlets took; the card opens that run."""
+	"""How long the latest finished run (any group) took; the card opens that run."""
 	check_read_permission()
 	run = latest_run(finished=True)
 	if not run:
@@ -84,9 +84,9 @@ def last_run_duration(filters=None) -> dict:
 
 
 def latest_run(finished: bool = False):
-	filters = {"outlet_group": ALL_OUTLETS}
+	filters = {}
 	if finished:
-		filters["status"] = ("in", ("Completed", "Completed with Errors", "Failed", "Cancelled"))
+		filters["status"] = ("in", FINISHED_STATUSES)
 	runs = frappe.get_all(
 		"Stock Sync Log",
 		filters=filters,
@@ -115,7 +115,7 @@ def stock_sync_per_day(
 	days = [add_days(getdate(nowdate()), offset) for offset in range(1 - CHART_DAYS, 1)]
 	synced, failed = invoices_synced_by_day(days[0]), failed_outlets_by_day(days[0])
 	return {
-		"labels": [frappe.format(day, "Date") for day in days],
+		"labels": [formatdate(day, "d MMM") for day in days],
 		"datasets": [
 			{"name": _("Invoices Synced"), "values": [synced.get(day, 0) for day in days]},
 			{"name": _("Failed Outlets"), "values": [failed.get(day, 0) for day in days]},

@@ -302,24 +302,27 @@ def test_operator_sees_settings_health_workspace_and_the_bell(desk, world, users
 
 	log_in(browser, users.manager)
 	page = open_desk_page(browser, "/app/scoopjoy")
-	page.locator(".notifications-icon").first.click()
-	page.locator(".notification-list-body").get_by_text(run).first.wait_for(timeout=15000)
-	page.screenshot(path=SCREENSHOTS / "12-bell-after-a-failed-run.png")
-	page.keyboard.press("Escape")
-
-	page.goto(f"{BASE}/app/scoopjoy")
 	failing = page.locator(".number-widget-box").filter(has_text="Outlets Failing").locator(".number")
 	failing.wait_for(timeout=30000)
 	page.wait_for_function(
 		"(el) => el && /\\d/.test(el.textContent)", arg=failing.element_handle(), timeout=30000
 	)
 	assert int(failing.inner_text().strip()) >= 1
-	page.locator(".widget").filter(has_text="Stock Sync per Day").locator("svg").first.wait_for(timeout=30000)
-	page.wait_for_timeout(1000)  # let the chart finish drawing
+	page.wait_for_function(  # today's bar drawn, its animation over
+		"""() => Array.from(document.querySelectorAll('.dashboard-widget-box .bar-chart rect'))
+			.some((bar) => bar.getAttribute('height') > 0)""",
+		timeout=30000,
+	)
+	page.wait_for_timeout(1000)
 	page.screenshot(path=SCREENSHOTS / "11-workspace-at-a-glance.png", full_page=True)
 
+	page.locator(".notifications-icon").first.click()
+	page.locator(".notification-list-body").get_by_text(run).first.wait_for(timeout=15000)
+	page.screenshot(path=SCREENSHOTS / "12-bell-after-a-failed-run.png")
+	page.keyboard.press("Escape")
+
 	page.goto(f"{BASE}/app/query-report/Outlet Sync Health?outlet_group={world.group}")
-	report = page.locator(".page-container[data-page-route='query-report/Outlet Sync Health']")
+	report = page.locator(".page-container[data-page-route='query-report']")
 	report.locator(".dt-scrollable").get_by_text(broken.name).first.wait_for(timeout=30000)
 	report.locator(".chart-container svg").first.wait_for()
 	first_row_state = report.locator(".dt-scrollable .dt-row").first.locator(".indicator-pill")
@@ -335,7 +338,7 @@ def test_operator_sees_settings_health_workspace_and_the_bell(desk, world, users
 	stored = frappe.db.get_single_value("ScoopJoy Settings", "fan_out_batch")
 	page.locator('input[data-fieldname="fan_out_batch"]').fill("5")
 	page.keyboard.press("Control+s")
-	page.locator(".modal.show").get_by_text("must be between 10 and 10,000").wait_for(timeout=15000)
+	page.locator(".modal.show").get_by_text("must be between 10 and 10000").wait_for(timeout=15000)
 	page.screenshot(path=SCREENSHOTS / "9-scoopjoy-settings-refused.png")
 	frappe.db.rollback()
 	assert frappe.db.get_single_value("ScoopJoy Settings", "fan_out_batch", cache=False) == stored

@@ -37,7 +37,7 @@ class ScoopJoySettings(Document):
 			if not minimum <= cint(value) <= maximum:
 				frappe.throw(
 					_("{0} must be between {1} and {2}.").format(
-						_(self.meta.get_label(fieldname)), minimum, frappe.format(maximum, "Int")
+						_(self.meta.get_label(fieldname)), minimum, maximum
 					),
 					title=_("Invalid value"),
 				)
