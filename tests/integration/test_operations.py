@@ -476,3 +476,58 @@ def test_a_site_that_saved_the_settings_before_gets_the_new_fields_defaults(sett
 	]
 	assert values == ["Hourly", 1500, "Stock Manager"]
 	assert frappe.db.get_single_value(SETTINGS, "stock_posting", cache=False) == "Mark invoices only"
+
+
+def test_the_readmes_email_notification_on_stock_sync_log_sends_mail(world, people, settings):
+	"""The README's recipe for email alerts: a Frappe Notification on Stock Sync Log's status. The site
+	needs an outgoing email account, as for any Frappe email (tests never connect to its server)."""
+	account = frappe.get_doc(
+		{
+			"doctype": "Email Account",
+			"email_account_name": f"{world.tag} outgoing",
+			"email_id": f"{world.tag.lower()}-sync@scoopjoy.example",
+			"enable_outgoing": 1,
+			"default_outgoing": 1,
+			"smtp_server": "localhost",
+			"no_smtp_authentication": 1,
+		}
+	).insert()
+	notification = frappe.get_doc(
+		{
+			"doctype": "Notification",
+			"name": f"{world.tag} failed syncs",
+			"subject": "Stock sync {{ doc.name }}: {{ doc.status }}",
+			"document_type": "Stock Sync Log",
+			"event": "Value Change",
+			"value_changed": "status",
+			"condition": 'doc.status in ("Completed with Errors", "Failed")',
+			"channel": "Email",
+			"recipients": [{"receiver_by_role": "Stock Manager"}],
+			"message": "{{ doc.summary }}",
+		}
+	).insert()
+	world.commit()
+	try:
+		world.make_outlet("Broken", None)
+		world.make_outlet("Good", world.make_warehouse("Good"))
+		world.commit()
+		stock_sync.process_stock_sync(world.group)
+		[run] = world.logs()
+		mails = frappe.get_all(
+			"Email Queue",
+			filters={"reference_doctype": "Stock Sync Log", "reference_name": run},
+			fields=["name", "message"],
+		)
+		assert len(mails) == 1 and f"Stock sync {run}: Completed with Errors" in mails[0].message
+		recipients = frappe.get_all(
+			"Email Queue Recipient", filters={"parent": mails[0].name}, pluck="recipient"
+		)
+		assert people.manager in recipients and people.clerk not in recipients
+	finally:
+		frappe.db.rollback()
+		frappe.db.delete(
+			"Email Queue", {"reference_doctype": "Stock Sync Log", "reference_name": ("in", world.logs())}
+		)
+		frappe.delete_doc("Notification", notification.name, force=True)
+		frappe.delete_doc("Email Account", account.name, force=True)
+		frappe.db.commit()
