@@ -128,6 +128,48 @@ def sell(company: str, pos_profile: str, customer: str, lines: dict[str, float],
 	return invoice.name
 
 
+def copy_sales(templates: list[str], outlets: list[tuple[str, str]], per_outlet: int, prefix: str) -> int:
+	"""Bulk-write POS Invoices for many outlets as copies of POS Invoices made through ERPNext: every
+	column of the invoice and of its child rows (items, payments, taxes), with new names and the
+	outlet's warehouse and POS Profile. Submitting a POS Invoice writes only these rows (its stock and
+	GL wait for consolidation), so a copy is what ERPNext would have made for the same sale there.
+	`outlets`: (warehouse, pos_profile); invoice j of an outlet copies templates[j % len(templates)].
+	Named `{prefix}-{outlet:05d}-{j:04d}`; returns how many were written."""
+	now = frappe.utils.now()
+	invoices = {t: frappe.get_all("POS Invoice", filters={"name": t}, fields=["*"])[0] for t in templates}
+	if any(invoice.is_return for invoice in invoices.values()):
+		raise ValueError("a return's copy would point at the template's original invoice")
+	tables = [df.options for df in frappe.get_meta("POS Invoice").get_table_fields()]
+	children = {
+		(table, t): frappe.get_all(table, filters={"parent": t, "parenttype": "POS Invoice"}, fields=["*"])
+		for table in tables
+		for t in templates
+	}
+	written = 0
+	for index, (warehouse, profile) in enumerate(outlets):
+		copies = {f"{prefix}-{index:05d}-{j:04d}": templates[j % len(templates)] for j in range(per_outlet)}
+		place = {"set_warehouse": warehouse, "pos_profile": profile, "creation": now, "modified": now}
+		insert_rows("POS Invoice", [{**invoices[t], **place, "name": n} for n, t in copies.items()])
+		for table in tables:
+			insert_rows(
+				table,
+				[
+					{**row, **({"warehouse": warehouse} if "warehouse" in row else {})}
+					| {"name": frappe.generate_hash(length=10), "parent": n, "creation": now, "modified": now}
+					for n, t in copies.items()
+					for row in children[(table, t)]
+				],
+			)
+		written += len(copies)
+	return written
+
+
+def insert_rows(doctype: str, rows: list[dict]):
+	if rows:
+		fields = list(rows[0])
+		frappe.db.bulk_insert(doctype, fields, [tuple(row[f] for f in fields) for row in rows])
+
+
 def return_of(invoice: str, qty: float) -> str:
 	"""A POS return of `qty` of the invoice's first item, made by ERPNext's own mapper."""
 	from erpnext.accounts.doctype.pos_invoice.pos_invoice import make_sales_return

@@ -16,12 +16,15 @@ ERPNext's own "modified after you opened it" check, because consolidating re-sav
 import html
 from collections import defaultdict
 from contextlib import contextmanager
+from functools import partial
 
 import frappe
 from erpnext.accounts.doctype.pos_invoice_merge_log.pos_invoice_merge_log import split_invoices
 from frappe import _
-from frappe.utils import create_batch, flt, nowdate, nowtime, strip_html_tags
+from frappe.query_builder.functions import Count
+from frappe.utils import create_batch, flt, now_datetime, nowdate, nowtime, strip_html_tags
 
+from scoopjoy.savepoint import Savepoint
 from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import MARK_ONLY
 
 PAGE_SIZE = 500  # invoices marked per UPDATE statement
@@ -65,6 +68,59 @@ def validated_warehouse(outlet: dict) -> str:
 	if outlet.warehouse_disabled:
 		frappe.throw(_("Warehouse {0} of outlet {1} is disabled.").format(warehouse, outlet.name))
 	return warehouse
+
+
+# ── mark-only, a chunk at once ──────────────────────────────────────────────────────────────
+
+
+def mark_outlets_at_once(outlets: list[dict]) -> list[int] | None:
+	"""Mark-only mode for a whole chunk in two statements instead of two per outlet: count each
+	warehouse's pending invoices, mark them all with one UPDATE. Per-outlet isolation is kept by
+	falling back: when an outlet's data is bad, two outlets share a warehouse, or the UPDATE fails or
+	marks other than what was counted (a cashier's invoice committed in between), nothing is left
+	written and None asks the caller to take the outlets one by one, each in its savepoint.
+	Returns the invoices marked per outlet, in order."""
+	warehouses = [outlet.franchise_warehouse for outlet in outlets]
+	usable = all(w and outlet.warehouse_disabled == 0 for w, outlet in zip(warehouses, outlets, strict=True))
+	if not outlets or not usable or len(set(warehouses)) != len(warehouses):
+		return None
+	savepoint = Savepoint()
+	try:
+		pending = count_pending(warehouses)
+		marked = mark_warehouses(warehouses)
+	except frappe.QueryDeadlockError:
+		raise  # InnoDB dropped the whole transaction: the caller redoes the chunk
+	except Exception:
+		savepoint.rollback()
+		return None
+	if marked != sum(pending.values()):
+		savepoint.rollback()
+		return None
+	return [pending.get(w, 0) for w in warehouses]
+
+
+def count_pending(warehouses: list[str]) -> dict[str, int]:
+	invoice = frappe.qb.DocType("POS Invoice")
+	return dict(
+		frappe.qb.from_(invoice)
+		.select(invoice.set_warehouse, Count("*"))
+		.where(pending_in(invoice, warehouses))
+		.groupby(invoice.set_warehouse)
+		.run()
+	)
+
+
+def mark_warehouses(warehouses: list[str]) -> int:
+	invoice = frappe.qb.DocType("POS Invoice")
+	frappe.qb.update(invoice).set(invoice.custom_stock_synced, 1).where(pending_in(invoice, warehouses)).run()
+	return frappe.db._cursor.rowcount  # pymysql's affected rows; Frappe has no API for it
+
+
+def pending_in(invoice, warehouses: list[str]):
+	"""Submitted, unmarked invoices of these warehouses: index scoopjoy_pending_sync."""
+	return (
+		invoice.set_warehouse.isin(warehouses) & (invoice.custom_stock_synced == 0) & (invoice.docstatus == 1)
+	)
 
 
 # ── reading and marking the outlet's invoices ──────────────────────────────────────────────
@@ -145,6 +201,10 @@ def consolidate(customer: str, invoices: list[dict]) -> dict:
 	merge_log.customer = customer
 	merge_log.set("pos_invoices", invoices)
 	merge_log.save(ignore_permissions=True)
+	if not reasons_to_link_one_by_one():
+		# This merge log only: its submit links the POS Invoices in bulk (merge logs made by anyone
+		# else, a cashier's POS Closing included, keep ERPNext's own update_pos_invoices).
+		merge_log.update_pos_invoices = partial(link_pos_invoices_in_bulk, merge_log)
 	merge_log.submit()
 	vouchers = [v for v in (merge_log.consolidated_invoice, merge_log.consolidated_credit_note) if v]
 	return {
@@ -154,6 +214,114 @@ def consolidate(customer: str, invoices: list[dict]) -> dict:
 		"invoices": len(invoices),
 		"stock_qty": stock_qty_out(vouchers),
 	}
+
+
+# ── linking the POS Invoices in bulk ───────────────────────────────────────────────────────
+# ERPNext's POSInvoiceMergeLog.update_pos_invoices reloads and saves every POS Invoice one by one to
+# set `consolidated_invoice` and the status (three quarters of a merge log's time). That save, an
+# update after submit, changes nothing else on this site unless something listens to it: the
+# listeners below are Frappe's own and act only when a rule of theirs exists for POS Invoice, which
+# is checked. Anything else (another app's doc_events, a class override, a Notification, Webhook,
+# Server Script, Workflow or rule on POS Invoice) makes the sync keep ERPNext's own path.
+UPDATE_EVENTS = ("before_update_after_submit", "on_update_after_submit", "before_change", "on_change")
+FRAPPES_OWN_LISTENERS = {
+	"frappe.workflow.doctype.workflow_action.workflow_action.process_workflow_actions",  # a Workflow
+	"frappe.automation.doctype.assignment_rule.assignment_rule.apply",  # an Assignment Rule
+	"frappe.automation.doctype.assignment_rule.assignment_rule.update_due_date",  # an Assignment Rule
+	"frappe.core.doctype.file.utils.attach_files_to_document",  # Attach fields: none change here
+	"frappe.social.doctype.energy_point_rule.energy_point_rule.process_energy_points",  # a rule
+	"frappe.automation.doctype.milestone_tracker.milestone_tracker.evaluate_milestone",  # a tracker
+}
+RULES_ON_POS_INVOICE = {
+	"Workflow": {"document_type": "POS Invoice", "is_active": 1},
+	"Assignment Rule": {"document_type": "POS Invoice", "disabled": 0},
+	"Energy Point Rule": {"reference_doctype": "POS Invoice", "enabled": 1},
+	"Milestone Tracker": {"document_type": "POS Invoice", "disabled": 0},
+	"Notification": {"document_type": "POS Invoice", "enabled": 1},
+	"Webhook": {"webhook_doctype": "POS Invoice", "enabled": 1},
+	"Server Script": {"reference_doctype": "POS Invoice", "disabled": 0, "script_type": "DocType Event"},
+}
+
+
+def reasons_to_link_one_by_one() -> list[str]:
+	"""What on this site would act on a POS Invoice's update after submit; empty: nothing."""
+	doc_events = frappe.get_doc_hooks()
+	hooks = {
+		method
+		for doctype in ("*", "POS Invoice")
+		for event in UPDATE_EVENTS
+		for method in doc_events.get(doctype, {}).get(event, [])
+	} - FRAPPES_OWN_LISTENERS
+	reasons = [_("doc_events hook {0}").format(method) for method in sorted(hooks)]
+	if frappe.get_hooks("override_doctype_class", {}).get("POS Invoice"):
+		reasons.append(_("a class override of POS Invoice"))
+	reasons += [
+		_("a {0} on POS Invoice").format(_(doctype))
+		for doctype, filters in RULES_ON_POS_INVOICE.items()
+		if frappe.db.exists(doctype, filters)
+	]
+	return reasons
+
+
+def link_pos_invoices_in_bulk(merge_log, invoice_docs, sales_invoice: str = "", credit_note: str = ""):
+	"""What ERPNext's update_pos_invoices leaves, for one merge log's invoices in a few statements:
+	`consolidated_invoice` (the credit note for returns), status Consolidated, `modified` and
+	`modified_by` as its save sets them (so a cashier's closing holding a stale copy still fails
+	ERPNext's "modified after you opened it" check), and the Version row its save writes, the audit
+	trail of who consolidated each invoice and when."""
+	now, user = now_datetime(), frappe.session.user
+	for target, names in (
+		(sales_invoice, [d.name for d in invoice_docs if not d.is_return]),
+		(credit_note, [d.name for d in invoice_docs if d.is_return]),
+	):
+		if names:
+			link_to(target, names, now, user)
+			write_versions(target, names, now, user)
+	for doc in invoice_docs:
+		frappe.clear_document_cache("POS Invoice", doc.name)  # as each save would
+	frappe.publish_realtime("list_update", {"doctype": "POS Invoice", "user": user}, after_commit=True)
+
+
+def link_to(target: str, names: list[str], now, user: str):
+	invoice = frappe.qb.DocType("POS Invoice")
+	for batch in create_batch(names, PAGE_SIZE):
+		frappe.qb.update(invoice).set(invoice.consolidated_invoice, target).set(
+			invoice.status, "Consolidated"
+		).set(invoice.modified, now).set(invoice.modified_by, user).where(
+			invoice.name.isin(batch)
+			& (invoice.docstatus == 1)
+			& (invoice.consolidated_invoice.isnull() | (invoice.consolidated_invoice == ""))
+		).run()
+		if frappe.db._cursor.rowcount != len(batch):  # pymysql's affected rows
+			# The merge log validated them unconsolidated under the sync's locks: never expected.
+			frappe.throw(
+				_("Some POS Invoices of {0} were consolidated by someone else meanwhile.").format(target)
+			)
+
+
+def write_versions(target: str, names: list[str], now, user: str):
+	"""The Version each of ERPNext's saves writes: the one field its save sees changed (its set_status
+	has already written the status with db_set, which keeps no Version)."""
+	data = frappe.as_json(
+		{
+			"added": [],
+			"changed": [["consolidated_invoice", None, target]],
+			"data_import": None,
+			"removed": [],
+			"row_changed": [],
+			"updater_reference": None,
+		},
+		indent=None,
+		separators=(",", ":"),
+	)
+	frappe.db.bulk_insert(
+		"Version",
+		["name", "ref_doctype", "docname", "data", "owner", "modified_by", "creation", "modified"],
+		[
+			(frappe.generate_hash(length=10), "POS Invoice", name, data, user, user, now, now)
+			for name in names
+		],
+	)
 
 
 def stock_qty_out(vouchers: list[str]) -> float:

@@ -21,13 +21,18 @@ from rq.job import JobStatus
 
 from scoopjoy import named_lock
 from scoopjoy.savepoint import Savepoint, forget_rolled_back_rows
-from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import schedule, setting, stale_after
+from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import (
+	MARK_ONLY,
+	schedule,
+	setting,
+	stale_after,
+)
 from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import (
 	ALL_OUTLETS,
 	RunTakenOver,
 	discard_job,
 )
-from scoopjoy.stock_posting import post_outlet_stock, posting_session, readable
+from scoopjoy.stock_posting import mark_outlets_at_once, post_outlet_stock, posting_session, readable
 
 SYNC_ROLES = ("System Manager", "Stock Manager")
 CHUNK_SIZE = 50  # outlets per transaction: a crash loses at most this much uncommitted work
@@ -370,15 +375,10 @@ def sync_chunk(run, chunk: list[dict]) -> tuple[int, bool]:
 	deadlocks, commit_after = Counter(), setting("chunk_seconds")
 	while True:
 		try:
-			results, cancelled, started = [], False, time.monotonic()
-			for outlet in lock_outlets(chunk):
-				if run.cancellation_requested():
-					cancelled = True
-					break
-				results.append(sync_outlet_with_retries(run, outlet, deadlocks[outlet.name]))
-				publish_outlet_progress(run, outlet, run.processed + len(results))
-				if time.monotonic() - started > commit_after:
-					break
+			outlets = lock_outlets(chunk)
+			results, cancelled = marked_at_once(run, outlets, deadlocks), False
+			if results is None:
+				results, cancelled = sync_one_by_one(run, outlets, deadlocks, commit_after)
 			run.record_chunk(results)
 			frappe.db.commit()  # a crash keeps every finished chunk  # nosemgrep: frappe-manual-commit
 			return len(results), cancelled
@@ -391,6 +391,46 @@ def sync_chunk(run, chunk: list[dict]) -> tuple[int, bool]:
 			if culprit is None and deadlocks[None] >= MAX_ATTEMPTS:
 				raise
 			time.sleep(backoff(deadlocks[culprit]))
+
+
+def marked_at_once(run, outlets: list[dict], deadlocks: Counter) -> list[dict] | None:
+	"""Mark-only: the chunk's rows if it could be marked at once (see stock_posting), else None. Not
+	after a deadlock: the redone chunk goes outlet by outlet, to find the outlet that deadlocks."""
+	if run.stock_posting != MARK_ONLY or deadlocks or run.cancellation_requested():
+		return None
+	marked = mark_outlets_at_once(outlets)
+	if marked is None:
+		return None
+	publish_outlet_progress(run, outlets[-1], run.processed + len(outlets), run.processed)
+	return [synced_row(outlet, flagged) for outlet, flagged in zip(outlets, marked, strict=True)]
+
+
+def sync_one_by_one(run, outlets: list[dict], deadlocks: Counter, commit_after: float) -> tuple[list, bool]:
+	"""Each outlet in its own savepoint, until the chunk's time is up: (rows, cancelled)."""
+	results, started = [], time.monotonic()
+	for outlet in outlets:
+		if run.cancellation_requested():
+			return results, True
+		results.append(sync_outlet_with_retries(run, outlet, deadlocks[outlet.name]))
+		position = run.processed + len(results)
+		publish_outlet_progress(run, outlet, position, position - 1)
+		if time.monotonic() - started > commit_after:
+			break
+	return results, False
+
+
+def synced_row(outlet: dict, flagged: int) -> dict:
+	return {
+		"outlet": outlet.name,
+		"franchise_name": outlet.franchise_name,
+		"consolidations": [],
+		"invoices_consolidated": 0,
+		"invoices_flagged": flagged,
+		"stock_qty": 0,
+		"result": "Synced",
+		"attempts": 1,
+		"message": None,
+	}
 
 
 def lock_outlets(chunk: list[dict]) -> list[dict]:
@@ -472,11 +512,12 @@ def backoff(attempt: int) -> float:
 	return 0.5 * 2 ** (attempt - 1)
 
 
-def publish_outlet_progress(run, outlet: dict, position: int):
+def publish_outlet_progress(run, outlet: dict, position: int, previous: int):
 	"""Frappe's "progress" event, addressed to the user who started the run (not whoever the worker's
-	session is), and only when the whole percent moves: at most 100 messages however many outlets."""
+	session is), and only when the whole percent moves from `previous` outlets done to `position`:
+	at most 100 messages however many outlets."""
 	percent = position * 100 / run.total_outlets
-	if int(percent) == int((position - 1) * 100 / run.total_outlets):
+	if int(percent) == int(previous * 100 / run.total_outlets):
 		return
 	run.still_owned()  # a worker woken after a takeover must not report another worker's run
 	frappe.publish_realtime(

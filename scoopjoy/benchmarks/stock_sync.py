@@ -6,6 +6,10 @@
 		--kwargs "{'outlets': 5000, 'invoices_per_outlet': 10, 'workers': [1, 2]}"
 	bench --site SITE execute scoopjoy.benchmarks.stock_sync.posting \\
 		--kwargs "{'outlets': 500, 'invoices_per_outlet': 2}"
+	bench --site SITE execute scoopjoy.benchmarks.stock_sync.consolidation \\
+		--kwargs "{'outlets': 50, 'invoices_per_outlet': 20}"
+	bench --site SITE execute scoopjoy.benchmarks.stock_sync.posting_at_scale \\
+		--kwargs "{'outlets': 500, 'invoices_per_outlet': 20, 'workers': [1, 2]}"
 	bench --site SITE execute scoopjoy.benchmarks.stock_sync.health_report \\
 		--kwargs "{'outlets': 5000, 'history_runs': 200}"
 
@@ -28,6 +32,7 @@ from frappe.installer import update_site_config
 from frappe.utils import create_batch, get_bench_path, nowdate
 
 from scoopjoy import demo, stock_sync
+from scoopjoy.savepoint import forget_rolled_back_rows
 from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import CONSOLIDATE, MARK_ONLY
 from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import discard_job
 
@@ -305,10 +310,208 @@ def posting(outlets: int = 500, invoices_per_outlet: int = 2) -> dict:
 	return result
 
 
-class PostingWorld:
-	"""Outlets with stock, a POS Profile each and POS Invoices made through ERPNext, named SJBENCH…."""
+# ── consolidation: ERPNext's own merge logs against the sync, on the same POS Invoices ──────
 
-	def __init__(self, outlets: int, per_outlet: int):
+
+def consolidation(outlets: int = 50, invoices_per_outlet: int = 20, repeat: int = 1) -> list[dict]:
+	"""ERPNext's own POS Invoice Merge Log per outlet (what each outlet's POS closing does:
+	`create_merge_logs`, with ERPNext's update_pos_invoices) against the sync with posting on
+	(process_stock_sync, in this process, fan-out off), on the same POS Invoices made through ERPNext.
+	Each variant runs in one transaction rolled back afterwards: the reset, so every variant starts
+	from the same data (commits are left out of both). Their ledgers are compared before the reset."""
+	stock_sync.check_sync_permission()
+	world = PostingWorld(outlets, invoices_per_outlet)
+	rows = []
+	try:
+		variants = {
+			"ERPNext merge log per outlet": lambda: erpnext_closings(world),
+			"scoopjoy, posting on": lambda: scoopjoy_posting(world),
+		}
+		digests = {}
+		for _ in range(repeat):
+			for name, variant in variants.items():
+				row, digests[name] = measure_rolled_back(name, variant, world)
+				rows.append(row)
+		assert len(set(map(repr, digests.values()))) == 1, digests  # the same ledger either way
+	finally:
+		world.remove()
+	print(
+		f"\nconsolidation: {outlets} outlets × {invoices_per_outlet} POS Invoices made through ERPNext "
+		f"({world.invoices} invoices); {machine()}"
+	)
+	print(f"{'variant':<32}{'wall s':>8}{'ms/invoice':>12}{'SQL stmts':>11}{'longest tx s':>14}")
+	for row in rows:
+		print(
+			f"{row['variant']:<32}{row['seconds']:>8.1f}{row['ms_per_invoice']:>12.1f}"
+			f"{row['sql_statements']:>11,}{row['longest_transaction_s']:>14.2f}"
+		)
+	erpnext_ms = min(r["ms_per_invoice"] for r in rows if r["variant"].startswith("ERPNext"))
+	ours_ms = min(r["ms_per_invoice"] for r in rows if r["variant"].startswith("scoopjoy"))
+	print(f"ERPNext / scoopjoy per invoice: ×{erpnext_ms / ours_ms:.2f}")
+	return rows
+
+
+def posting_at_scale(
+	outlets: int = 500, invoices_per_outlet: int = 20, workers: list[int] | None = None, batch: int = 25
+) -> list[dict]:
+	"""The busy hour with stock posting on: `outlets` × `invoices_per_outlet` POS Invoices (copies of
+	ERPNext-made ones, written in bulk), synced by 1, then 2 (…) real `bench worker` processes, the run
+	fanned out in batch jobs of `batch` outlets. Each worker count gets a world of its own, built the
+	same way (posted stock cannot be reset)."""
+	stock_sync.check_sync_permission()
+	rows = []
+	update_site_config("scoopjoy_fan_out_threshold", 1)
+	update_site_config("scoopjoy_fan_out_batch", batch)
+	try:
+		for count in workers or [1, 2]:
+			world = PostingWorld(outlets, invoices_per_outlet, copies=True)
+			try:
+				with stock_posting(CONSOLIDATE):
+					rows.append(time_posting_run(world, count))
+			finally:
+				world.remove()
+	finally:
+		update_site_config("scoopjoy_fan_out_threshold", "None")
+		update_site_config("scoopjoy_fan_out_batch", "None")
+	print(f"\nposting at scale: {outlets} outlets × {invoices_per_outlet} invoices; {machine()}")
+	for row in rows:
+		print(
+			f"{row['workers']} worker(s): {row['seconds']:.1f} s for {row['invoices']} invoices "
+			f"({row['ms_per_invoice']:.1f} ms/invoice) over {row['batches']} batches, "
+			f"speed-up ×{rows[0]['seconds'] / row['seconds']:.2f}"
+		)
+	return rows
+
+
+def time_posting_run(world, count: int) -> dict:
+	processes = start_workers(count)
+	try:
+		started = time.perf_counter()
+		run_name = stock_sync.enqueue_stock_sync(world.group)["sync_log"]
+		ended = wait_for_run(run_name, timeout=3600)
+		seconds = time.perf_counter() - started
+	finally:
+		for process in processes:
+			process.kill()
+			process.wait()
+	consolidated = frappe.db.get_value("Stock Sync Log", run_name, "invoices_consolidated")
+	assert (ended.status, consolidated) == ("Completed", world.invoices), (ended, consolidated)
+	return {
+		"workers": count,
+		"invoices": world.invoices,
+		"seconds": seconds,
+		"ms_per_invoice": 1000 * seconds / world.invoices,
+		"batches": ended.fan_out_jobs,
+	}
+
+
+def erpnext_closings(world) -> list[float]:
+	"""Per outlet, what its POS Closing Entry consolidates: ERPNext's create_merge_logs over the
+	outlet's POS Invoices grouped by customer. Returns each outlet's time (its own transaction)."""
+	from erpnext.accounts.doctype.pos_invoice_merge_log.pos_invoice_merge_log import (
+		create_merge_logs,
+		get_invoice_customer_map,
+	)
+
+	seconds = []
+	for profile in world.profiles:
+		began = time.perf_counter()
+		invoices = frappe.get_all(
+			"POS Invoice",
+			filters={"pos_profile": profile, "docstatus": 1, "consolidated_invoice": ("is", "not set")},
+			fields=[
+				"name as pos_invoice",
+				"customer",
+				"posting_date",
+				"grand_total",
+				"is_return",
+				"return_against",
+			],
+			order_by="posting_date asc, posting_time asc, name asc",
+		)
+		create_merge_logs(get_invoice_customer_map(invoices))
+		seconds.append(time.perf_counter() - began)
+	return seconds
+
+
+def scoopjoy_posting(world) -> list[float]:
+	"""One sync of the world's group with posting on, as one worker runs it; returns each chunk's time."""
+	chunks = []
+	sync_chunk = stock_sync.sync_chunk
+
+	def timed_chunk(run, chunk):
+		began = time.perf_counter()
+		try:
+			return sync_chunk(run, chunk)
+		finally:
+			chunks.append(time.perf_counter() - began)
+
+	with (
+		mock.patch.object(stock_sync, "sync_chunk", timed_chunk),
+		mock.patch.dict(frappe.local.conf, {"scoopjoy_fan_out_threshold": 10**9}),
+	):
+		stock_sync.process_stock_sync(world.group, trigger="CLI")
+	return chunks
+
+
+def measure_rolled_back(name: str, variant, world) -> tuple[dict, dict]:
+	"""Time the variant inside one transaction, digest what it posted, roll it all back."""
+	with stock_posting(CONSOLIDATE), mock.patch.object(frappe.db, "commit", lambda *args, **kwargs: None):
+		statements_before = statements()
+		started = time.perf_counter()
+		transactions = variant()
+		seconds = time.perf_counter() - started
+		sql = statements() - statements_before - 1
+		digest = ledger_digest(world)
+	frappe.db.rollback()
+	forget_rolled_back_rows()
+	assert digest["consolidated"] == world.invoices, (name, digest)
+	return {
+		"variant": name,
+		"invoices": world.invoices,
+		"seconds": seconds,
+		"ms_per_invoice": 1000 * seconds / world.invoices,
+		"sql_statements": sql,
+		"longest_transaction_s": max(transactions),
+	}, digest
+
+
+def ledger_digest(world) -> dict:
+	"""What the world's consolidation posted, name-free: enough to tell two ledgers apart."""
+	invoice = frappe.qb.DocType("POS Invoice")
+	linked = (
+		frappe.qb.from_(invoice)
+		.select(invoice.consolidated_invoice)
+		.where(invoice.pos_profile.isin(world.profiles) & (invoice.status == "Consolidated"))
+		.run(pluck=True)
+	)
+	vouchers = sorted(set(linked))
+	sle = frappe.get_all(
+		"Stock Ledger Entry",
+		filters={"voucher_no": ("in", vouchers or [""]), "is_cancelled": 0},
+		fields=["warehouse", "actual_qty", "stock_value_difference", "qty_after_transaction"],
+		order_by="warehouse asc, creation asc",
+		as_list=True,
+	)
+	gl = frappe.get_all(
+		"GL Entry",
+		filters={"voucher_no": ("in", vouchers or [""]), "is_cancelled": 0},
+		fields=["account", "sum(debit) as debit", "sum(credit) as credit", "count(*) as entries"],
+		group_by="account",
+		order_by="account asc",
+		as_list=True,
+	)
+	ple = frappe.db.count("Payment Ledger Entry", {"voucher_no": ("in", vouchers or [""]), "delinked": 0})
+	return {"consolidated": len(linked), "vouchers": len(vouchers), "sle": sle, "gl": gl, "ple": ple}
+
+
+class PostingWorld:
+	"""Outlets with stock, a POS Profile each and POS Invoices, named SJBENCH…: every invoice made
+	through ERPNext, or (copies=True) the first outlet's made through ERPNext and every other outlet's
+	bulk-written as copies of them (scoopjoy.demo.copy_sales; test_bulk_linking proves a copy posts
+	what its original posts)."""
+
+	def __init__(self, outlets: int, per_outlet: int, copies: bool = False):
 		self.invoices = outlets * per_outlet
 		self.tag = f"{PREFIX}{frappe.generate_hash(length=5).upper()}"
 		self.group = self.tag
@@ -317,6 +520,7 @@ class PostingWorld:
 		item = demo.make_item(f"{self.tag}-SCOOP")
 		customer = demo.make_customer(f"{self.tag} Walk-in")
 		self.agreements, profiles = [], []
+		self.profiles = profiles
 		for i in range(outlets):
 			warehouse = frappe.get_doc(
 				{"doctype": "Warehouse", "warehouse_name": f"{self.tag} P{i:04d}", "company": company}
@@ -337,9 +541,21 @@ class PostingWorld:
 				frappe.db.commit()  # nosemgrep: frappe-manual-commit
 		warehouses = frappe.get_all("POS Profile", filters={"name": ("in", profiles)}, pluck="warehouse")
 		demo.move_stock(company, {(item, w): 10 * per_outlet for w in warehouses}, "Material Receipt")
-		for profile in profiles:
-			for j in range(per_outlet):
-				demo.sell(company, profile, customer, {item: 1 + j % 3})
+		for profile in profiles[:1] if copies else profiles:
+			made = [demo.sell(company, profile, customer, {item: 1 + j % 3}) for j in range(per_outlet)]
+			frappe.db.commit()  # nosemgrep: frappe-manual-commit
+		if copies:
+			warehouse_of = dict(
+				frappe.get_all(
+					"POS Profile",
+					filters={"name": ("in", profiles)},
+					fields=["name", "warehouse"],
+					as_list=True,
+				)
+			)
+			demo.copy_sales(
+				made, [(warehouse_of[p], p) for p in profiles[1:]], per_outlet, f"{self.tag}-COPY"
+			)
 			frappe.db.commit()  # nosemgrep: frappe-manual-commit
 
 	def remove(self):

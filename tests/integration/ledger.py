@@ -91,3 +91,166 @@ def assert_untouched(invoices: list[str], warehouse: str):
 		)
 		assert (merge_log_refs(invoice), consolidated_into or None, flag) == (0, None, 0), invoice
 	assert consolidated_vouchers(warehouse) == set()
+
+
+def consolidation_snapshot(invoices: list[str], warehouse: str, since) -> dict:
+	"""Everything consolidating these POS Invoices left, with document names replaced by their order
+	of appearance and the warehouse by "W": two consolidations of identical sales compare equal
+	exactly when they posted the same things. `since`: Versions written from then on."""
+	tokens = {}
+
+	def token(name):
+		if not name:
+			return None
+		return tokens.setdefault(name, f"#{len(tokens)}")
+
+	def rows(doctype, filters, fields, order_by="idx asc"):
+		return [
+			tuple("W" if value == warehouse else value for value in row)
+			for row in frappe.get_all(
+				doctype, filters=filters, fields=fields, order_by=order_by, as_list=True
+			)
+		]
+
+	snapshot = {"invoices": [], "merge_logs": [], "vouchers": []}
+	for invoice in invoices:
+		token(invoice)
+		doc = frappe.db.get_value(
+			"POS Invoice",
+			invoice,
+			["status", "consolidated_invoice", "custom_stock_synced", "modified_by", "docstatus"],
+			as_dict=True,
+		)
+		versions = frappe.get_all(
+			"Version",
+			filters={"ref_doctype": "POS Invoice", "docname": invoice, "creation": (">=", since)},
+			fields=["data", "owner"],
+			order_by="creation asc",
+		)
+		snapshot["invoices"].append(
+			(
+				doc.status,
+				token(doc.consolidated_invoice),
+				doc.custom_stock_synced,
+				doc.modified_by,
+				doc.docstatus,
+				[(version_changes(v.data, token), v.owner) for v in versions],
+			)
+		)
+	logs = frappe.get_all(
+		"POS Invoice Reference", filters={"pos_invoice": ("in", invoices)}, pluck="parent", distinct=True
+	)
+	for log in sorted(logs, key=lambda name: min_invoice_position(name, invoices)):
+		doc = frappe.get_doc("POS Invoice Merge Log", log)
+		snapshot["merge_logs"].append(
+			(
+				doc.docstatus,
+				doc.customer,
+				token(doc.consolidated_invoice),
+				token(doc.consolidated_credit_note),
+				[
+					(token(r.pos_invoice), r.customer, flt(r.grand_total), r.is_return)
+					for r in doc.pos_invoices
+				],
+			)
+		)
+		for voucher in (doc.consolidated_invoice, doc.consolidated_credit_note):
+			if voucher:
+				snapshot["vouchers"].append(voucher_snapshot(voucher, token, rows))
+	items = {row[0] for voucher in snapshot["vouchers"] for row in voucher["items"]}
+	snapshot["bins"] = rows(
+		"Bin",
+		{"warehouse": warehouse, "item_code": ("in", list(items) or [""])},
+		["item_code", "actual_qty", "projected_qty", "reserved_qty", "stock_value", "valuation_rate"],
+		order_by="item_code asc",
+	)
+	return snapshot
+
+
+def voucher_snapshot(voucher: str, token, rows) -> dict:
+	totals = frappe.db.get_value(
+		"Sales Invoice",
+		voucher,
+		[
+			"docstatus",
+			"is_return",
+			"is_consolidated",
+			"is_pos",
+			"customer",
+			"total_qty",
+			"net_total",
+			"total_taxes_and_charges",
+			"grand_total",
+			"rounded_total",
+			"paid_amount",
+			"change_amount",
+			"write_off_amount",
+			"outstanding_amount",
+			"base_grand_total",
+			"status",
+		],
+		as_dict=True,
+	)
+	by_voucher = {"voucher_no": voucher, "is_cancelled": 0}
+	return {
+		"token": token(voucher),
+		"totals": totals,
+		"items": rows(
+			"Sales Invoice Item",
+			{"parent": voucher},
+			["item_code", "qty", "stock_qty", "rate", "amount", "net_amount", "warehouse", "income_account"],
+		),
+		"payments": rows(
+			"Sales Invoice Payment", {"parent": voucher}, ["mode_of_payment", "account", "amount"]
+		),
+		"taxes": rows(
+			"Sales Taxes and Charges", {"parent": voucher}, ["account_head", "tax_amount", "total"]
+		),
+		"stock_ledger": rows(
+			"Stock Ledger Entry",
+			by_voucher,
+			[
+				"item_code",
+				"warehouse",
+				"actual_qty",
+				"qty_after_transaction",
+				"incoming_rate",
+				"valuation_rate",
+				"stock_value",
+				"stock_value_difference",
+			],
+			order_by="item_code asc, actual_qty asc",
+		),
+		"general_ledger": rows(
+			"GL Entry",
+			by_voucher,
+			["account", "debit", "credit", "party_type", "party", "cost_center", "against"],
+			order_by="account asc, debit asc, credit asc",
+		),
+		"payment_ledger": [
+			(account, party, amount, token(against))
+			for account, party, amount, against in rows(
+				"Payment Ledger Entry",
+				{"voucher_no": voucher, "delinked": 0},
+				["account", "party", "amount", "against_voucher_no"],
+				order_by="account asc, amount asc",
+			)
+		],
+	}
+
+
+def version_changes(data: str, token) -> list:
+	changes = frappe.parse_json(data)
+	return [
+		[
+			field,
+			token(old) if field == "consolidated_invoice" else old,
+			token(new) if field == "consolidated_invoice" else new,
+		]
+		for field, old, new in changes.get("changed", [])
+	] + [["other", key] for key in ("added", "removed", "row_changed") if changes.get(key)]
+
+
+def min_invoice_position(merge_log: str, invoices: list[str]) -> int:
+	linked = frappe.get_all("POS Invoice Reference", filters={"parent": merge_log}, pluck="pos_invoice")
+	return min(invoices.index(name) for name in linked if name in invoices)
