@@ -19,7 +19,10 @@ from contextlib import contextmanager
 from functools import partial
 
 import frappe
-from erpnext.accounts.doctype.pos_invoice_merge_log.pos_invoice_merge_log import split_invoices
+from erpnext.accounts.doctype.pos_invoice_merge_log.pos_invoice_merge_log import (
+	POSInvoiceMergeLog,
+	split_invoices,
+)
 from frappe import _
 from frappe.query_builder.functions import Count
 from frappe.utils import create_batch, flt, now_datetime, nowdate, nowtime, strip_html_tags
@@ -201,6 +204,10 @@ def consolidate(customer: str, invoices: list[dict]) -> dict:
 	merge_log.customer = customer
 	merge_log.set("pos_invoices", invoices)
 	merge_log.save(ignore_permissions=True)
+	cache_pos_invoices([row.pos_invoice for row in invoices])
+	# ERPNext maps every POS Invoice onto the Sales Invoice; each mapping loads the same masters again
+	# (customer, company, …) for its fetched fields. Load each once per merge log.
+	merge_log.merge_pos_invoice_into = partial(merge_loading_masters_once, merge_log)
 	if not reasons_to_link_one_by_one():
 		# This merge log only: its submit links the POS Invoices in bulk (merge logs made by anyone
 		# else, a cashier's POS Closing included, keep ERPNext's own update_pos_invoices).
@@ -214,6 +221,55 @@ def consolidate(customer: str, invoices: list[dict]) -> dict:
 		"invoices": len(invoices),
 		"stock_qty": stock_qty_out(vouchers),
 	}
+
+
+def merge_loading_masters_once(merge_log, invoice, data):
+	"""ERPNext's own merge_pos_invoice_into, with frappe.get_doc remembering the documents it loads
+	for the duration: there its only callers are the mapper's fetched fields (read-only lookups of
+	masters such as the customer), which otherwise load the same documents once per POS Invoice."""
+	loaded = {}
+	get_doc = frappe.get_doc
+
+	def get_doc_once(*args, **kwargs):
+		if len(args) == 2 and not kwargs and all(isinstance(arg, str) for arg in args):
+			if args not in loaded:
+				loaded[args] = get_doc(*args)
+			return loaded[args]
+		return get_doc(*args, **kwargs)
+
+	frappe.get_doc = get_doc_once
+	try:
+		return POSInvoiceMergeLog.merge_pos_invoice_into(merge_log, invoice, data)
+	finally:
+		frappe.get_doc = get_doc
+
+
+def cache_pos_invoices(names: list[str]):
+	"""The merge log's submit reads each POS Invoice with get_cached_doc: a dozen queries per invoice
+	(the invoice, then each of its child tables) when it is not cached. Load them all in one query per
+	table, as load_from_db reads them (every column, children by parentfield in idx order), into
+	Frappe's document cache; the bulk linking (or ERPNext's saves) clears them again, as does a
+	rollback."""
+	tables = frappe.get_meta("POS Invoice").get_table_fields()
+	children = {
+		df.fieldname: frappe.db.get_values(
+			df.options,
+			{"parent": ("in", names), "parenttype": "POS Invoice", "parentfield": df.fieldname},
+			"*",
+			as_dict=True,
+			order_by="idx asc",
+		)
+		for df in tables
+	}
+	for row in frappe.db.get_values("POS Invoice", {"name": ("in", names)}, "*", as_dict=True, order_by=None):
+		doc = frappe.get_doc(
+			{
+				**row,
+				"doctype": "POS Invoice",
+				**{table: [c for c in rows if c.parent == row.name] for table, rows in children.items()},
+			}
+		)
+		frappe.cache.set_value(frappe.get_document_cache_key("POS Invoice", row.name), doc)
 
 
 # ── linking the POS Invoices in bulk ───────────────────────────────────────────────────────

@@ -456,15 +456,16 @@ def scoopjoy_posting(world) -> list[float]:
 
 def measure_rolled_back(name: str, variant, world) -> tuple[dict, dict]:
 	"""Time the variant inside one transaction, digest what it posted, roll it all back."""
-	with stock_posting(CONSOLIDATE), mock.patch.object(frappe.db, "commit", lambda *args, **kwargs: None):
-		statements_before = statements()
-		started = time.perf_counter()
-		transactions = variant()
-		seconds = time.perf_counter() - started
-		sql = statements() - statements_before - 1
-		digest = ledger_digest(world)
-	frappe.db.rollback()
-	forget_rolled_back_rows()
+	with stock_posting(CONSOLIDATE):
+		with mock.patch.object(frappe.db, "commit", lambda *args, **kwargs: None):
+			statements_before = statements()
+			started = time.perf_counter()
+			transactions = variant()
+			seconds = time.perf_counter() - started
+			sql = statements() - statements_before - 1
+			digest = ledger_digest(world)
+			frappe.db.rollback()  # while commits are still held back: nothing of the variant stays
+		forget_rolled_back_rows()
 	assert digest["consolidated"] == world.invoices, (name, digest)
 	return {
 		"variant": name,
