@@ -7,9 +7,25 @@ the chronic-failure alert read, instead of searching a year of run history."""
 import frappe
 from frappe.model.document import Document
 from frappe.utils import now_datetime
-from pypika.terms import Values
+
+from scoopjoy import bulk
 
 CHRONIC_FAILURES = 3  # failed runs in a row after which an outlet gets its own alert
+# An existing row's next state, from the chunk's new row (VALUES()): a failure adds to the streak and
+# keeps the last success; a success ends the streak and re-arms the chronic alert.
+FAILED = "VALUES(`last_result`) = 'Failed'"
+NEXT_STATE = {
+	"last_result": "VALUES(`last_result`)",
+	"last_run": "VALUES(`last_run`)",
+	"last_run_on": "VALUES(`last_run_on`)",
+	"last_success_on": f"IF({FAILED}, `last_success_on`, VALUES(`last_run_on`))",
+	"last_success_run": f"IF({FAILED}, `last_success_run`, VALUES(`last_run`))",
+	"consecutive_failures": f"IF({FAILED}, `consecutive_failures` + 1, 0)",
+	"last_error": f"IF({FAILED}, VALUES(`last_error`), `last_error`)",
+	"last_error_run": f"IF({FAILED}, VALUES(`last_run`), `last_error_run`)",
+	"chronic_alert_sent": f"IF({FAILED}, `chronic_alert_sent`, 0)",
+	"modified": "VALUES(`modified`)",
+}
 STATE_FIELDS = (
 	"last_result",
 	"last_run",
@@ -28,59 +44,38 @@ class OutletSyncStatus(Document):
 
 
 def record_outcomes(run_name: str, results: list[dict]):
-	"""Fold a chunk's results into its outlets' rows: one read and one upsert per chunk, inside the
-	chunk's transaction, so the standing and the run's record commit together. The chunk holds its
-	outlets' agreements locked, so no other run changes these rows meanwhile."""
-	if not results:
-		return
-	before = {
-		row.name: row
-		for row in frappe.get_all(
-			"Outlet Sync Status",
-			filters={"name": ("in", [r["outlet"] for r in results])},
-			fields=["name", *STATE_FIELDS],
-		)
-	}
+	"""Fold a chunk's results into its outlets' rows in one upsert, inside the chunk's transaction, so
+	the standing and the run's record commit together. The chunk holds its outlets' agreements locked,
+	so no other run changes these rows meanwhile."""
 	now = now_datetime()
-	status = frappe.qb.DocType("Outlet Sync Status")
-	upsert = (
-		frappe.qb.into(status)
-		.columns("name", "outlet", *STATE_FIELDS, "creation", "modified", "owner", "modified_by")
-		.insert(
-			*(
-				(
-					result["outlet"],
-					result["outlet"],
-					*next_state(before.get(result["outlet"]), result, run_name, now),
-					now,
-					now,
-					"Administrator",
-					"Administrator",
-				)
-				for result in results
+	rows = []
+	for result in results:
+		failed = result["result"] == "Failed"
+		rows.append(
+			(
+				result["outlet"],
+				result["outlet"],
+				result["result"],
+				run_name,
+				now,
+				None if failed else now,
+				None if failed else run_name,
+				1 if failed else 0,
+				result.get("message") if failed else None,
+				run_name if failed else None,
+				0,
+				now,
+				now,
+				"Administrator",
+				"Administrator",
 			)
 		)
+	bulk.insert(
+		"Outlet Sync Status",
+		("name", "outlet", *STATE_FIELDS, "creation", "modified", "owner", "modified_by"),
+		rows,
+		on_duplicate_key_update=NEXT_STATE,
 	)
-	for field in (*STATE_FIELDS, "modified"):
-		upsert = upsert.on_duplicate_key_update(status[field], Values(status[field]))
-	upsert.run()
-
-
-def next_state(previous: dict | None, result: dict, run_name: str, now) -> tuple:
-	previous = previous or frappe._dict(consecutive_failures=0)
-	if result["result"] == "Failed":
-		return (
-			"Failed",
-			run_name,
-			now,
-			previous.last_success_on,
-			previous.last_success_run,
-			previous.consecutive_failures + 1,
-			result.get("message"),
-			run_name,
-			previous.chronic_alert_sent or 0,
-		)
-	return ("Synced", run_name, now, now, run_name, 0, previous.last_error, previous.last_error_run, 0)
 
 
 def newly_chronic_outlets() -> list[dict]:

@@ -30,7 +30,7 @@ from frappe.utils import now_datetime, time_diff_in_seconds
 from frappe.utils.background_jobs import get_job
 from rq.job import JobStatus
 
-from scoopjoy import named_lock
+from scoopjoy import bulk, named_lock
 from scoopjoy.alerts import alert_on_trouble
 from scoopjoy.scoopjoy.doctype.outlet_sync_status.outlet_sync_status import forget_runs, record_outcomes
 from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import stale_after, stock_posting_mode
@@ -242,9 +242,9 @@ class StockSyncLog(Document):
 		if not rows:
 			return
 		now = now_datetime()
-		frappe.db.bulk_insert(
+		bulk.insert(
 			doctype,
-			[
+			(
 				*fields,
 				"name",
 				"parent",
@@ -255,7 +255,7 @@ class StockSyncLog(Document):
 				"modified",
 				"owner",
 				"modified_by",
-			],
+			),
 			[
 				(
 					*(
