@@ -256,7 +256,7 @@ def process_stock_sync(outlet_group: str | None = None, trigger: str = "CLI", sy
 
 def walk_outlets(run):
 	done = run.processed_outlets()
-	outlets = [o for o in outlets_to_sync(run) if o.name not in done]
+	outlets = [name for name in outlets_to_sync(run) if name not in done]
 	run.begin(len(done) + len(outlets))
 	set_lock_wait_timeout()
 	frappe.db.commit()  # the run is visibly Running  # nosemgrep: frappe-manual-commit
@@ -279,7 +279,7 @@ def walk_outlets(run):
 		finish_stock_sync(run)
 
 
-def walk_chunks(run, outlets: list[dict]) -> str:
+def walk_chunks(run, outlets: list[str]) -> str:
 	"""Sync the outlets chunk by chunk: "done", "cancelled", or "out of time" (stopped at a chunk
 	boundary before RQ's job timeout would kill the job mid-chunk). A chunk that ends early (its
 	time ran out) leaves the rest of its outlets to the next one."""
@@ -294,11 +294,11 @@ def walk_chunks(run, outlets: list[dict]) -> str:
 	return "done"
 
 
-def fan_out(run, outlets: list[dict]):
+def fan_out(run, outlets: list[str]):
 	"""Split the run into batch jobs on the long queue, for as many workers as there are. Each
 	records into the same run; the last to finish (decided in the database) finishes the run."""
 	batch_size = cint(setting("fan_out_batch"))
-	batches = list(create_batch([o.name for o in outlets], batch_size))
+	batches = list(create_batch(outlets, batch_size))
 	run.fan_out(len(batches))
 	for batch, names in enumerate(batches):
 		frappe.enqueue(
@@ -328,7 +328,7 @@ def process_outlet_batch(sync_log: str, generation: int, batch: int, outlets: li
 			return  # cancelled or interrupted before it started, or the run was resumed without it
 		run.own(generation)
 		done = run.processed_outlets()
-		todo = [o for o in outlets_to_sync(run, names=outlets) if o.name not in done]
+		todo = [name for name in outlets_to_sync(run, names=outlets) if name not in done]
 		set_lock_wait_timeout()
 		with posting_session():
 			frappe.db.commit()  # nothing written yet: the chunks start a READ COMMITTED transaction  # nosemgrep: frappe-manual-commit
@@ -345,7 +345,7 @@ def process_outlet_batch(sync_log: str, generation: int, batch: int, outlets: li
 		named_lock.release(run.batch_lock_name(batch))
 
 
-def outlets_to_sync(run, names: list[str] | None = None) -> list[dict]:
+def outlets_to_sync(run, names: list[str] | None = None) -> list[str]:
 	filters = {"docstatus": 1, "agreement_status": "Active"}
 	if names is not None:
 		filters["name"] = ("in", names)
@@ -353,11 +353,10 @@ def outlets_to_sync(run, names: list[str] | None = None) -> list[dict]:
 		filters["name"] = ("in", frappe.get_doc("Stock Sync Log", run.retry_of).failed_outlets())
 	elif run.outlet_group != ALL_OUTLETS:
 		filters["outlet_group"] = run.outlet_group
+	# Names only: a run over thousands of outlets keeps one string per outlet in memory; each chunk
+	# reads the rest of its outlets when it locks them.
 	return frappe.get_all(
-		"Franchise Agreement",
-		filters=filters,
-		fields=["name", "franchise_name"],
-		order_by="territory asc, name asc",
+		"Franchise Agreement", filters=filters, pluck="name", order_by="territory asc, name asc"
 	)
 
 
@@ -368,7 +367,7 @@ def set_lock_wait_timeout():
 	frappe.db.sql("SET SESSION innodb_lock_wait_timeout = %s", seconds)  # nosemgrep: frappe-using-db-sql
 
 
-def sync_chunk(run, chunk: list[dict]) -> tuple[int, bool]:
+def sync_chunk(run, chunk: list[str]) -> tuple[int, bool]:
 	"""Sync a chunk, or its first outlets until its time is up, and record them in one transaction:
 	(outlets synced, cancelled). A deadlock makes InnoDB drop the whole transaction, so the chunk is
 	redone; an outlet that keeps deadlocking is recorded as failed."""
@@ -433,35 +432,41 @@ def synced_row(outlet: dict, flagged: int) -> dict:
 	}
 
 
-def lock_outlets(chunk: list[dict]) -> list[dict]:
+def lock_outlets(chunk: list[str]) -> list[dict]:
 	"""Lock the chunk's agreements, so an overlapping run ("All" and "North") waits for this chunk
-	instead of syncing the same outlets at the same time, and read their warehouses' state: two
-	statements for the whole chunk instead of two per outlet."""
+	instead of syncing the same outlets at the same time, and read them and their warehouses' state:
+	two statements for the whole chunk instead of two per outlet. In the chunk's order."""
 	agreement = frappe.qb.DocType("Franchise Agreement")
-	warehouse_of = dict(
-		frappe.qb.from_(agreement)
-		.select(agreement.name, agreement.franchise_warehouse)
-		.where(agreement.name.isin([o.name for o in chunk]))
+	locked = {
+		row.name: row
+		for row in frappe.qb.from_(agreement)
+		.select(agreement.name, agreement.franchise_name, agreement.franchise_warehouse)
+		.where(agreement.name.isin(chunk))
 		.orderby(agreement.name)  # one lock order for every run: no deadlock between runs
 		.for_update()
-		.run()
-	)
+		.run(as_dict=True)
+	}
+	warehouses = [row.franchise_warehouse for row in locked.values() if row.franchise_warehouse]
 	disabled = dict(
 		frappe.get_all(
 			"Warehouse",
-			filters={"name": ("in", [w for w in warehouse_of.values() if w] or [""])},
+			filters={"name": ("in", warehouses or [""])},
 			fields=["name", "disabled"],
 			as_list=True,
 		)
 	)
-	return [
-		frappe._dict(
-			outlet,
-			franchise_warehouse=warehouse_of.get(outlet.name),
-			warehouse_disabled=disabled.get(warehouse_of.get(outlet.name)),  # None: no such warehouse
+	outlets = []
+	for name in chunk:
+		row = locked.get(name) or frappe._dict(franchise_name=None, franchise_warehouse=None)
+		outlets.append(
+			frappe._dict(
+				name=name,
+				franchise_name=row.franchise_name,
+				franchise_warehouse=row.franchise_warehouse,
+				warehouse_disabled=disabled.get(row.franchise_warehouse),  # None: no such warehouse
+			)
 		)
-		for outlet in chunk
-	]
+	return outlets
 
 
 class OutletDeadlock(Exception):
