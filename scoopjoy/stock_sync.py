@@ -447,13 +447,12 @@ def lock_outlets(chunk: list[str]) -> list[dict]:
 		.run(as_dict=True)
 	}
 	warehouses = [row.franchise_warehouse for row in locked.values() if row.franchise_warehouse]
+	warehouse = frappe.qb.DocType("Warehouse")
 	disabled = dict(
-		frappe.get_all(
-			"Warehouse",
-			filters={"name": ("in", warehouses or [""])},
-			fields=["name", "disabled"],
-			as_list=True,
-		)
+		frappe.qb.from_(warehouse)
+		.select(warehouse.name, warehouse.disabled)
+		.where(warehouse.name.isin(warehouses or [""]))
+		.run()
 	)
 	outlets = []
 	for name in chunk:

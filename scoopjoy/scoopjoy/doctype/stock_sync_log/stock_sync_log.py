@@ -157,7 +157,11 @@ class StockSyncLog(Document):
 	def still_owned(self):
 		"""Raise unless this worker's generation still owns the run. A statement, so a worker whose
 		connection was ended fails here too."""
-		if frappe.db.get_value(self.doctype, self.name, "resume_count") != self.generation:
+		log = frappe.qb.DocType(self.doctype)
+		# The query builder, not get_value: this runs once per chunk, and get_value's field parsing
+		# costs more than the query.
+		owner = frappe.qb.from_(log).select(log.resume_count).where(log.name == self.name).run()
+		if not owner or owner[0][0] != self.generation:
 			raise RunTakenOver(self.name)
 
 	@property
@@ -278,7 +282,13 @@ class StockSyncLog(Document):
 
 	def load_counters(self):
 		"""The run's totals as the database has them; after our UPDATE this includes every batch."""
-		self.update(frappe.db.get_value(self.doctype, self.name, COUNTERS, as_dict=True))
+		log = frappe.qb.DocType(self.doctype)
+		self.update(
+			frappe.qb.from_(log)
+			.select(*(log[c] for c in COUNTERS))
+			.where(log.name == self.name)
+			.run(as_dict=True)[0]
+		)
 
 	# ── fan-out: one run, several batch jobs ────────────────────────────────────────────────
 
