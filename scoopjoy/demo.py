@@ -164,6 +164,27 @@ def copy_sales(templates: list[str], outlets: list[tuple[str, str]], per_outlet:
 	return written
 
 
+def copy_documents(doctype: str, template: str, changes: list[dict]):
+	"""Bulk-write copies of a saved document and its child rows, one per dict of changed fields (each
+	with its new `name`); child rows take the new parent. For benchmark-sized masters only: no
+	validation runs, so `template` must be a document ERPNext made."""
+	now = frappe.utils.now()
+	row = frappe.get_all(doctype, filters={"name": template}, fields=["*"])[0]
+	insert_rows(doctype, [{**row, "creation": now, "modified": now, **change} for change in changes])
+	for df in frappe.get_meta(doctype).get_table_fields():
+		children = frappe.get_all(
+			df.options, filters={"parent": template, "parenttype": doctype}, fields=["*"]
+		)
+		insert_rows(
+			df.options,
+			[
+				{**child, "name": frappe.generate_hash(length=10), "parent": change["name"], "creation": now}
+				for change in changes
+				for child in children
+			],
+		)
+
+
 def insert_rows(doctype: str, rows: list[dict]):
 	if rows:
 		fields = list(rows[0])

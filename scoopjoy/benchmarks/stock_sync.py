@@ -30,6 +30,7 @@ from unittest import mock
 import frappe
 from frappe.installer import update_site_config
 from frappe.utils import create_batch, get_bench_path, nowdate
+from frappe.utils.nestedset import rebuild_tree
 
 from scoopjoy import demo, stock_sync
 from scoopjoy.savepoint import forget_rolled_back_rows
@@ -507,10 +508,11 @@ def ledger_digest(world) -> dict:
 
 
 class PostingWorld:
-	"""Outlets with stock, a POS Profile each and POS Invoices, named SJBENCH…: every invoice made
-	through ERPNext, or (copies=True) the first outlet's made through ERPNext and every other outlet's
-	bulk-written as copies of them (scoopjoy.demo.copy_sales; test_bulk_linking proves a copy posts
-	what its original posts)."""
+	"""Outlets with stock, a POS Profile each and POS Invoices, named SJBENCH…. By default every one
+	made through ERPNext. With copies=True (the 10,000-invoice runs) only the first outlet is: its
+	warehouse, POS Profile and POS Invoices are made through ERPNext, and every other outlet's are
+	bulk-written copies of them (scoopjoy.demo.copy_documents / copy_sales; test_bulk_linking proves a
+	copied invoice posts what its original posts); the warehouse tree is rebuilt once."""
 
 	def __init__(self, outlets: int, per_outlet: int, copies: bool = False):
 		self.invoices = outlets * per_outlet
@@ -520,42 +522,70 @@ class PostingWorld:
 		frappe.get_doc({"doctype": "Outlet Group", "outlet_group_name": self.group}).insert()
 		item = demo.make_item(f"{self.tag}-SCOOP")
 		customer = demo.make_customer(f"{self.tag} Walk-in")
-		self.agreements, profiles = [], []
-		self.profiles = profiles
-		for i in range(outlets):
+		made = outlets if not copies else 1
+		warehouses, profiles = [], []
+		for i in range(made):
 			warehouse = frappe.get_doc(
 				{"doctype": "Warehouse", "warehouse_name": f"{self.tag} P{i:04d}", "company": company}
 			).insert()
-			agreement = frappe.get_doc(
-				{
-					"doctype": "Franchise Agreement",
-					"franchise_name": f"{self.tag} Outlet {i}",
-					"franchise_warehouse": warehouse.name,
-					"territory": demo.leaf("Territory"),
-					"outlet_group": self.group,
-				}
-			).insert()
-			agreement.submit()
-			self.agreements.append(agreement.name)
+			warehouses.append(warehouse.name)
 			profiles.append(demo.make_pos_profile(f"{self.tag} P{i:04d}", company, warehouse.name, customer))
 			if i % 100 == 99:
 				frappe.db.commit()  # nosemgrep: frappe-manual-commit
-		warehouses = frappe.get_all("POS Profile", filters={"name": ("in", profiles)}, pluck="warehouse")
+		if copies:
+			abbr = frappe.get_cached_value("Company", company, "abbr")
+			more = [(f"{self.tag} P{i:04d}", f"{self.tag} P{i:04d} - {abbr}") for i in range(1, outlets)]
+			demo.copy_documents(
+				"Warehouse", warehouses[0], [{"name": w, "warehouse_name": n} for n, w in more]
+			)
+			rebuild_tree("Warehouse")
+			demo.copy_documents("POS Profile", profiles[0], [{"name": n, "warehouse": w} for n, w in more])
+			warehouses += [w for _n, w in more]
+			profiles += [n for n, _w in more]
+		self.profiles = profiles
+		self.agreements = [f"{self.tag}-FA{i:05d}" for i in range(outlets)]
+		territory = demo.leaf("Territory")
+		now = frappe.utils.now()
+		frappe.db.bulk_insert(
+			"Franchise Agreement",
+			[
+				"name",
+				"franchise_name",
+				"franchise_warehouse",
+				"outlet_group",
+				"territory",
+				"agreement_status",
+				"docstatus",
+				"creation",
+				"modified",
+				"owner",
+				"modified_by",
+			],
+			[
+				(
+					name,
+					f"{self.tag} Outlet {i}",
+					w,
+					self.group,
+					territory,
+					"Active",
+					1,
+					now,
+					now,
+					"Administrator",
+					"Administrator",
+				)
+				for i, (name, w) in enumerate(zip(self.agreements, warehouses, strict=True))
+			],
+		)
 		demo.move_stock(company, {(item, w): 10 * per_outlet for w in warehouses}, "Material Receipt")
-		for profile in profiles[:1] if copies else profiles:
-			made = [demo.sell(company, profile, customer, {item: 1 + j % 3}) for j in range(per_outlet)]
+		frappe.db.commit()  # nosemgrep: frappe-manual-commit
+		for profile in profiles[:made]:
+			sold = [demo.sell(company, profile, customer, {item: 1 + j % 3}) for j in range(per_outlet)]
 			frappe.db.commit()  # nosemgrep: frappe-manual-commit
 		if copies:
-			warehouse_of = dict(
-				frappe.get_all(
-					"POS Profile",
-					filters={"name": ("in", profiles)},
-					fields=["name", "warehouse"],
-					as_list=True,
-				)
-			)
 			demo.copy_sales(
-				made, [(warehouse_of[p], p) for p in profiles[1:]], per_outlet, f"{self.tag}-COPY"
+				sold, list(zip(warehouses[1:], profiles[1:], strict=True)), per_outlet, f"{self.tag}-COPY"
 			)
 			frappe.db.commit()  # nosemgrep: frappe-manual-commit
 
