@@ -21,20 +21,11 @@ def check_read_permission():
 def pending_pos_invoices(filters=None) -> dict:
 	"""Submitted POS Invoices of active outlets that no sync has taken yet."""
 	check_read_permission()
-	agreement = frappe.qb.DocType("Franchise Agreement")
 	invoice = frappe.qb.DocType("POS Invoice")
-	(count,) = (
-		frappe.qb.from_(invoice)
-		.join(agreement)
-		.on(agreement.franchise_warehouse == invoice.set_warehouse)
-		.select(Count("*"))
-		.where(
-			(agreement.docstatus == 1)
-			& (agreement.agreement_status == "Active")
-			& (invoice.custom_stock_synced == 0)
-			& (invoice.docstatus == 1)
-		)
-		.run()[0]
+	count = count_of_active_outlets(
+		invoice,
+		lambda agreement: agreement.franchise_warehouse == invoice.set_warehouse,
+		(invoice.custom_stock_synced == 0) & (invoice.docstatus == 1),
 	)
 	return {"value": count, "fieldtype": "Int", "route": HEALTH_REPORT}
 
@@ -43,19 +34,9 @@ def pending_pos_invoices(filters=None) -> dict:
 def failing_outlets(filters=None) -> dict:
 	"""Active outlets whose latest sync failed."""
 	check_read_permission()
-	agreement = frappe.qb.DocType("Franchise Agreement")
 	status = frappe.qb.DocType("Outlet Sync Status")
-	(count,) = (
-		frappe.qb.from_(status)
-		.join(agreement)
-		.on(agreement.name == status.name)
-		.select(Count("*"))
-		.where(
-			(agreement.docstatus == 1)
-			& (agreement.agreement_status == "Active")
-			& (status.last_result == "Failed")
-		)
-		.run()[0]
+	count = count_of_active_outlets(
+		status, lambda agreement: agreement.name == status.name, status.last_result == "Failed"
 	)
 	return {
 		"value": count,
@@ -63,6 +44,19 @@ def failing_outlets(filters=None) -> dict:
 		"route": HEALTH_REPORT,
 		"route_options": {"only_problems": 1},
 	}
+
+
+def count_of_active_outlets(table, joined_on, condition) -> int:
+	"""Rows of `table` that belong to an active outlet (joined_on: agreement -> join condition)."""
+	agreement = frappe.qb.DocType("Franchise Agreement")
+	return (
+		frappe.qb.from_(table)
+		.join(agreement)
+		.on(joined_on(agreement))
+		.select(Count("*"))
+		.where((agreement.docstatus == 1) & (agreement.agreement_status == "Active") & condition)
+		.run()[0][0]
+	)
 
 
 @frappe.whitelist()

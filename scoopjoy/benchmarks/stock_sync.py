@@ -212,18 +212,24 @@ def fan_out(
 
 
 def time_fanned_out_run(fixture, count: int) -> dict:
+	seconds, ended, _run = run_on_workers(fixture.group, count)
+	assert fixture.pending() == 0 and ended.status == "Completed", ended
+	return {"workers": count, "seconds": seconds, "batches": ended.fan_out_jobs}
+
+
+def run_on_workers(group: str, count: int, timeout: int = 1800) -> tuple[float, dict, str]:
+	"""Start `count` workers, enqueue a sync of the group and time it to its end: (seconds, the run's
+	end state, its name)."""
 	processes = start_workers(count)
 	try:
 		started = time.perf_counter()
-		run_name = stock_sync.enqueue_stock_sync(fixture.group)["sync_log"]
-		ended = wait_for_run(run_name)
-		seconds = time.perf_counter() - started
+		run_name = stock_sync.enqueue_stock_sync(group)["sync_log"]
+		ended = wait_for_run(run_name, timeout)
+		return time.perf_counter() - started, ended, run_name
 	finally:
 		for process in processes:
 			process.kill()
 			process.wait()
-	assert fixture.pending() == 0 and ended.status == "Completed", ended
-	return {"workers": count, "seconds": seconds, "batches": ended.fan_out_jobs}
 
 
 def start_workers(count: int) -> list[subprocess.Popen]:
@@ -385,16 +391,7 @@ def posting_at_scale(
 
 
 def time_posting_run(world, count: int) -> dict:
-	processes = start_workers(count)
-	try:
-		started = time.perf_counter()
-		run_name = stock_sync.enqueue_stock_sync(world.group)["sync_log"]
-		ended = wait_for_run(run_name, timeout=3600)
-		seconds = time.perf_counter() - started
-	finally:
-		for process in processes:
-			process.kill()
-			process.wait()
+	seconds, ended, run_name = run_on_workers(world.group, count, timeout=3600)
 	consolidated = frappe.db.get_value("Stock Sync Log", run_name, "invoices_consolidated")
 	assert (ended.status, consolidated) == ("Completed", world.invoices), (ended, consolidated)
 	return {
@@ -544,40 +541,7 @@ class PostingWorld:
 			profiles += [n for n, _w in more]
 		self.profiles = profiles
 		self.agreements = [f"{self.tag}-FA{i:05d}" for i in range(outlets)]
-		territory = demo.leaf("Territory")
-		now = frappe.utils.now()
-		frappe.db.bulk_insert(
-			"Franchise Agreement",
-			[
-				"name",
-				"franchise_name",
-				"franchise_warehouse",
-				"outlet_group",
-				"territory",
-				"agreement_status",
-				"docstatus",
-				"creation",
-				"modified",
-				"owner",
-				"modified_by",
-			],
-			[
-				(
-					name,
-					f"{self.tag} Outlet {i}",
-					w,
-					self.group,
-					territory,
-					"Active",
-					1,
-					now,
-					now,
-					"Administrator",
-					"Administrator",
-				)
-				for i, (name, w) in enumerate(zip(self.agreements, warehouses, strict=True))
-			],
-		)
+		insert_agreements(self.agreements, warehouses, self.tag, self.group)
 		demo.move_stock(company, {(item, w): 10 * per_outlet for w in warehouses}, "Material Receipt")
 		frappe.db.commit()  # nosemgrep: frappe-manual-commit
 		for profile in profiles[:made]:
@@ -646,34 +610,12 @@ class Fixture:
 			],
 			[(w, w, company, 0, 0, *audit) for w in self.warehouses],
 		)
-		frappe.db.bulk_insert(
-			"Franchise Agreement",
-			[
-				"name",
-				"franchise_name",
-				"franchise_warehouse",
-				"outlet_group",
-				"territory",
-				"agreement_status",
-				"docstatus",
-				"creation",
-				"modified",
-				"owner",
-				"modified_by",
-			],
-			[
-				(
-					f"{self.tag}-FA{i:05d}",
-					f"{self.tag} Outlet {i}",
-					w,
-					self.group,
-					territory,
-					"Active",
-					1,
-					*audit,
-				)
-				for i, w in enumerate(self.warehouses)
-			],
+		insert_agreements(
+			[f"{self.tag}-FA{i:05d}" for i in range(outlets)],
+			self.warehouses,
+			self.tag,
+			self.group,
+			territory,
 		)
 		insert_pending_invoices(
 			company,
@@ -833,6 +775,44 @@ def query_plans(work) -> list[tuple[str, list[dict]]]:
 		for query, values in queries
 		if "tabSingles" not in query  # settings lookups
 	]
+
+
+def insert_agreements(names: list[str], warehouses: list[str], tag: str, group: str, territory=None):
+	"""Submitted, active Franchise Agreements written in bulk, one per warehouse."""
+	territory = territory or demo.leaf("Territory")
+	now = frappe.utils.now()
+	frappe.db.bulk_insert(
+		"Franchise Agreement",
+		[
+			"name",
+			"franchise_name",
+			"franchise_warehouse",
+			"outlet_group",
+			"territory",
+			"agreement_status",
+			"docstatus",
+			"creation",
+			"modified",
+			"owner",
+			"modified_by",
+		],
+		[
+			(
+				name,
+				f"{tag} Outlet {i}",
+				w,
+				group,
+				territory,
+				"Active",
+				1,
+				now,
+				now,
+				"Administrator",
+				"Administrator",
+			)
+			for i, (name, w) in enumerate(zip(names, warehouses, strict=True))
+		],
+	)
 
 
 def insert_pending_invoices(company: str, invoices):
