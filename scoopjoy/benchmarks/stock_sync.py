@@ -272,24 +272,10 @@ def posting(outlets: int = 500, invoices_per_outlet: int = 2) -> dict:
 	started = time.perf_counter()
 	world = PostingWorld(outlets, invoices_per_outlet)
 	made_in = time.perf_counter() - started
-	chunks = []
-	sync_chunk = stock_sync.sync_chunk
-
-	def timed_chunk(run, chunk):
-		began = time.perf_counter()
-		try:
-			return sync_chunk(run, chunk)
-		finally:
-			chunks.append(time.perf_counter() - began)
-
-	with (
-		stock_posting(CONSOLIDATE),
-		mock.patch.object(stock_sync, "sync_chunk", timed_chunk),
-		mock.patch.dict(frappe.local.conf, {"scoopjoy_fan_out_threshold": 10**9}),
-	):
+	with stock_posting(CONSOLIDATE):
 		statements_before = statements()
 		started = time.perf_counter()
-		stock_sync.process_stock_sync(world.group, trigger="CLI")
+		chunks = scoopjoy_posting(world)
 		seconds = time.perf_counter() - started
 		sql = statements() - statements_before - 1
 	discard_job(stock_sync.report_job_id(world.group))
