@@ -25,6 +25,7 @@ from erpnext.accounts.doctype.pos_invoice_merge_log.pos_invoice_merge_log import
 )
 from frappe import _
 from frappe.query_builder.functions import Count
+from frappe.realtime import get_doctype_room
 from frappe.utils import create_batch, flt, now_datetime, nowdate, nowtime, strip_html_tags
 
 from scoopjoy.savepoint import Savepoint
@@ -336,7 +337,13 @@ def link_pos_invoices_in_bulk(merge_log, invoice_docs, sales_invoice: str = "", 
 			link_to(target, names, now, user)
 	for doc in invoice_docs:
 		frappe.clear_document_cache("POS Invoice", doc.name)  # as each save would
-	frappe.publish_realtime("list_update", {"doctype": "POS Invoice", "user": user}, after_commit=True)
+	# One list refresh for the users who have the POS Invoice list open (its doctype room).
+	frappe.publish_realtime(
+		"list_update",
+		{"doctype": "POS Invoice", "user": user},
+		room=get_doctype_room("POS Invoice"),
+		after_commit=True,
+	)
 
 
 def link_to(target: str, names: list[str], now, user: str):

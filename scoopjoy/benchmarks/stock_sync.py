@@ -325,7 +325,7 @@ def consolidation(outlets: int = 50, invoices_per_outlet: int = 20, repeat: int 
 			for name, variant in variants.items():
 				row, digests[name] = measure_rolled_back(name, variant, world)
 				rows.append(row)
-		assert len(set(map(repr, digests.values()))) == 1, digests  # the same ledger either way
+		assert len({repr(digest) for digest in digests.values()}) == 1, digests  # the same ledger either way
 	finally:
 		world.remove()
 	print(
