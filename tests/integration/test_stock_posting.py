@@ -177,24 +177,22 @@ def test_mark_only_posts_nothing_and_a_later_consolidating_run_picks_those_invoi
 	assert consolidated_vouchers(shop.short.warehouse) == set()  # still not enough stock
 
 
-def test_a_chunk_commits_early_once_its_time_is_up(world, site_config):
-	"""A chunk holds the stock locks of the warehouses it posted until it commits: past
-	scoopjoy_chunk_seconds it commits and the next chunk takes the rest."""
+def test_posting_commits_every_outlet_on_its_own(world, site_config):
+	"""A posted outlet's transaction holds ERPNext's naming-series rows and its warehouse's stock until
+	it commits: with posting on, every outlet commits on its own, whatever the chunk's time limit."""
 	scoop = world.make_item("SCOOP")
 	outlets = [world.make_stocked_outlet(f"T{i}", {scoop: 5}) for i in range(5)]
 	for outlet in outlets:
 		outlet.invoices = [world.sell(outlet, {scoop: 1})]
 	world.commit()
-	world.pause_on("BEFORE INSERT", "tabPOS Invoice Merge Log", "1 = 1", 0.4)  # every outlet ≥ 0.4 s
-	site_config("scoopjoy_chunk_seconds", 0.5)
+	site_config("scoopjoy_chunk_seconds", 60)
 
 	stock_sync.process_stock_sync(world.group)
 	frappe.db.rollback()
 	chunks = {}
 	for row in rows(world.logs()[-1]).values():  # a chunk's rows share their creation time
 		chunks.setdefault(row.creation, []).append(row.outlet)
-	# After two outlets (≥ 0.8 s) a chunk is past its 0.5 s: it commits, the next takes the rest.
-	assert max(len(c) for c in chunks.values()) <= 2 and sum(len(c) for c in chunks.values()) == 5, chunks
+	assert sorted(len(c) for c in chunks.values()) == [1] * 5, chunks
 	for outlet in outlets:
 		assert_consolidated_once(outlet.invoices, outlet.warehouse)
 

@@ -5,6 +5,7 @@ import pytest
 frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe bench (FRAPPE_BENCH)")
 
 from scoopjoy import stock_posting, stock_sync  # noqa: E402
+from tests.integration.world import rows  # noqa: E402
 
 GOOD_OUTLETS = 494
 
@@ -142,3 +143,27 @@ def test_pos_invoice_made_through_erpnext_is_synced(world):
 	assert frappe.db.get_value("POS Invoice", invoice, "custom_stock_synced") == 1
 	# A system flag, not an edit of the invoice.
 	assert frappe.db.get_value("POS Invoice", invoice, "modified") == doc.modified
+
+
+def test_a_mark_only_chunk_taken_one_by_one_commits_early_once_its_time_is_up(world, site_config):
+	"""Mark-only outlets that cannot be marked at once (two share a warehouse) are taken one by one;
+	past scoopjoy_chunk_seconds the chunk commits, and the next chunk (now without the pair) is marked
+	at once."""
+	shared = world.make_warehouse("Shared")
+	outlets = [
+		world.make_outlet(f"T{i}", shared if i < 2 else world.make_warehouse(f"T{i}")) for i in range(5)
+	]
+	world.make_pending_invoices(shared, 4)
+	for outlet in outlets[2:]:
+		world.make_pending_invoices(outlet.warehouse, 2)
+	condition = f"NEW.set_warehouse LIKE '{world.tag}%' AND NEW.custom_stock_synced = 1"
+	world.pause_on("BEFORE UPDATE", "tabPOS Invoice", condition, 0.2)  # 0.8 s for the shared four
+	site_config("scoopjoy_chunk_seconds", 0.5)
+
+	stock_sync.process_stock_sync(world.group)
+	frappe.db.rollback()
+	chunks = {}
+	for row in rows(world.logs()[-1]).values():  # a chunk's rows share their creation time
+		chunks.setdefault(row.creation, []).append(row.outlet)
+	assert [len(chunks[created]) for created in sorted(chunks)] == [1, 4], chunks
+	assert all(world.unsynced(w) == 0 for w in {o.warehouse for o in outlets})
