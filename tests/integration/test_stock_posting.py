@@ -15,7 +15,7 @@ from tests.integration.ledger import (  # noqa: E402
 	consolidated_vouchers,
 	merge_log_refs,
 )
-from tests.integration.world import RealtimeRecorder, rows  # noqa: E402
+from tests.integration.world import RealtimeRecorder, chunks_of, rows  # noqa: E402
 
 pytestmark = pytest.mark.consolidating
 # (Payment Ledger Entries are left out: ERPNext itself deletes and rewrites them while posting.)
@@ -189,9 +189,7 @@ def test_posting_commits_every_outlet_on_its_own(world, site_config):
 
 	stock_sync.process_stock_sync(world.group)
 	frappe.db.rollback()
-	chunks = {}
-	for row in rows(world.logs()[-1]).values():  # a chunk's rows share their creation time
-		chunks.setdefault(row.creation, []).append(row.outlet)
+	chunks = chunks_of(world.logs()[-1])
 	assert sorted(len(c) for c in chunks.values()) == [1] * 5, chunks
 	for outlet in outlets:
 		assert_consolidated_once(outlet.invoices, outlet.warehouse)

@@ -5,7 +5,7 @@ import pytest
 frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe bench (FRAPPE_BENCH)")
 
 from scoopjoy import stock_posting, stock_sync  # noqa: E402
-from tests.integration.world import rows  # noqa: E402
+from tests.integration.world import chunks_of  # noqa: E402
 
 GOOD_OUTLETS = 494
 
@@ -162,8 +162,6 @@ def test_a_mark_only_chunk_taken_one_by_one_commits_early_once_its_time_is_up(wo
 
 	stock_sync.process_stock_sync(world.group)
 	frappe.db.rollback()
-	chunks = {}
-	for row in rows(world.logs()[-1]).values():  # a chunk's rows share their creation time
-		chunks.setdefault(row.creation, []).append(row.outlet)
+	chunks = chunks_of(world.logs()[-1])
 	assert [len(chunks[created]) for created in sorted(chunks)] == [1, 4], chunks
 	assert all(world.unsynced(w) == 0 for w in {o.warehouse for o in outlets})

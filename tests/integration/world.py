@@ -341,6 +341,14 @@ def processed(run: str) -> int:
 	return frappe.db.get_value("Stock Sync Log", run, "processed") or 0
 
 
+def chunks_of(run: str) -> dict:
+	"""The run's outlets per chunk (creation time: a chunk's rows share it)."""
+	chunks = {}
+	for row in rows(run).values():
+		chunks.setdefault(row.creation, []).append(row.outlet)
+	return chunks
+
+
 def rows(run: str) -> dict:
 	return {
 		row.outlet: row
