@@ -10,7 +10,9 @@ frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe be
 
 import pymysql  # noqa: E402
 from frappe.utils.background_jobs import get_job, get_queue  # noqa: E402
+from rq import Queue, Worker  # noqa: E402
 from rq.job import JobStatus  # noqa: E402
+from rq.maintenance import clean_intermediate_queue  # noqa: E402
 
 from scoopjoy import stock_sync  # noqa: E402
 from tests.integration.conftest import BENCH, SITE, kill_9, run_burst_worker, start_worker  # noqa: E402
@@ -145,6 +147,47 @@ def test_a_killed_workers_job_left_started_in_rq_does_not_swallow_the_next_run(w
 	assert "has been queued" in reply["message"]
 	assert scoopjoy_job_ids("long") == [f"{SITE}::{job_id}"]
 	assert get_job(job_id).kwargs["kwargs"]["sync_log"] == reply["sync_log"]
+
+
+def take_job_off_the_queue_and_die(queue_types: tuple[str, ...]):
+	"""What a worker of these queues does before its work horse marks the job started, done by RQ's own
+	code; then the worker is SIGKILLed: the job stays "queued" in RQ's record."""
+	queues = [get_queue(queue_type) for queue_type in queue_types]
+	job, _ = Queue.dequeue_any(queues, None, connection=queues[0].connection)
+	assert job.get_status() == JobStatus.QUEUED
+	return job
+
+
+def test_a_job_taken_by_a_worker_killed_before_it_started_does_not_hold_the_run(world, queues):
+	outlet = world.make_outlet("Only", world.make_warehouse("Only"))
+	world.make_pending_invoices(outlet.warehouse, 2)
+	world.commit()
+	frappe.flags.in_test = False
+	run = stock_sync.enqueue_stock_sync(world.group)["sync_log"]
+	take_job_off_the_queue_and_die(("long", "short"))  # `bench worker --queue long,short`
+
+	reply = stock_sync.enqueue_stock_sync(world.group)
+
+	assert reply["sync_log"] == run and "resumes" in reply["message"], reply
+	run_burst_worker("long,short")
+	log = frappe.get_doc("Stock Sync Log", run)
+	assert (log.status, log.processed, log.invoices_synced, log.resume_count) == ("Completed", 1, 2, 1)
+
+
+def test_a_single_queue_workers_orphan_counts_as_queued_until_rq_cleans_it_up(world, queues):
+	world.make_outlet("Only", world.make_warehouse("Only"))
+	world.commit()
+	frappe.flags.in_test = False
+	run = stock_sync.enqueue_stock_sync(world.group)["sync_log"]
+	job = take_job_off_the_queue_and_die(("long",))  # RQ parks it in the queue's intermediate list
+
+	assert "already running" in stock_sync.enqueue_stock_sync(world.group)["message"]
+	long_queue = get_queue("long")
+	clean_intermediate_queue(Worker([long_queue], connection=long_queue.connection), long_queue)
+	assert job.get_status() == JobStatus.FAILED
+
+	reply = stock_sync.enqueue_stock_sync(world.group)
+	assert reply["sync_log"] == run and "resumes" in reply["message"], reply
 
 
 def test_cancel_mid_run_keeps_what_was_done(world, three_hundred_outlets, queues):

@@ -9,7 +9,7 @@ import pytest
 
 frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe bench (FRAPPE_BENCH)")
 
-from scoopjoy import stock_sync  # noqa: E402
+from scoopjoy import named_lock, stock_sync  # noqa: E402
 from tests.integration.conftest import (  # noqa: E402
 	freeze,
 	kill_9,
@@ -133,6 +133,21 @@ def test_a_frozen_worker_posting_stock_is_taken_over_and_posts_nothing_when_it_w
 		assert_consolidated_once(outlet.invoices, outlet.warehouse)
 
 
+def inside_a_batchs_chunk(run) -> bool:
+	"""A batch's worker is inside the slowed INSERT of its chunk's rows (the pause trigger sleeping)."""
+	processlist = frappe.qb.Table("PROCESSLIST", schema="information_schema")
+	for batch in range(run.fan_out_jobs or 0):
+		if holder := named_lock.holder(run.batch_lock_name(batch)):
+			if (
+				frappe.qb.from_(processlist)
+				.select(processlist.ID)
+				.where((processlist.ID == holder) & (processlist.STATE == "User sleep"))
+				.run()
+			):
+				return True
+	return False
+
+
 def test_a_frozen_fan_out_batch_is_taken_over(world, queues, site_config):
 	slow_outlets(world, 120)
 	site_config("scoopjoy_stale_after", STALE_AFTER)
@@ -143,7 +158,9 @@ def test_a_frozen_fan_out_batch_is_taken_over(world, queues, site_config):
 	run = stock_sync.enqueue_stock_sync(world.group)["sync_log"]
 	first = start_worker()
 	try:
-		wait_until(lambda: processed(run) >= 10)
+		# A batch is one chunk here (marked at once, one INSERT for its rows, slowed per row): freeze the
+		# worker inside that INSERT, so its batch is unfinished, not between two batches.
+		wait_until(lambda: inside_a_batchs_chunk(frappe.get_doc("Stock Sync Log", run)), timeout=60)
 		frozen = freeze(first)  # its batch holds its lock; the other batches wait in the queue
 		second = start_worker("long,short")
 		try:

@@ -28,7 +28,9 @@ from frappe.query_builder import Interval
 from frappe.query_builder.functions import Now
 from frappe.utils import now_datetime, time_diff_in_seconds
 from frappe.utils.background_jobs import get_job
+from rq import Queue
 from rq.job import JobStatus
+from rq.utils import as_text
 
 from scoopjoy import bulk, named_lock
 from scoopjoy.alerts import alert_on_trouble
@@ -491,12 +493,23 @@ def rq_job_pending(job_id: str) -> bool:
 		return False
 	status = job.get_status()
 	if status == JobStatus.QUEUED:
-		return True
+		return waiting_in_queue(job)
 	return (
 		status == JobStatus.STARTED
 		and job.started_at is not None
 		and datetime.datetime.utcnow() - job.started_at < datetime.timedelta(seconds=STARTUP_GRACE)
 	)
+
+
+def waiting_in_queue(job) -> bool:
+	"""Is a "queued" job really in its queue? A worker takes the job off the queue and only its work
+	horse marks it started: a worker killed in between leaves the job "queued" in no queue, for ever
+	(a worker of several queues keeps no intermediate list for RQ's cleanup to find). A worker of one
+	queue parks the job in the queue's intermediate list meanwhile, which RQ's maintenance clears."""
+	queue = Queue(job.origin, connection=job.connection)
+	if queue.get_job_position(job.id) is not None:
+		return True
+	return job.id in map(as_text, job.connection.lrange(queue.intermediate_queue_key, 0, -1))
 
 
 def discard_job(job_id: str):
