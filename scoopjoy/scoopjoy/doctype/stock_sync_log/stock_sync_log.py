@@ -509,7 +509,9 @@ def waiting_in_queue(job) -> bool:
 	queue = Queue(job.origin, connection=job.connection)
 	if queue.get_job_position(job.id) is not None:
 		return True
-	return job.id in map(as_text, job.connection.lrange(queue.intermediate_queue_key, 0, -1))
+	return any(
+		as_text(parked) == job.id for parked in job.connection.lrange(queue.intermediate_queue_key, 0, -1)
+	)
 
 
 def discard_job(job_id: str):
