@@ -1,4 +1,4 @@
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 from scoopjoy import __version__ as version
 
@@ -9,7 +9,8 @@ setup(
 	description="Stock sync for ScoopJoy's franchise ice-cream outlets",
 	author="ScoopJoy",
 	author_email="engineering@scoopjoy.example",
-	packages=find_packages(include=["scoopjoy", "scoopjoy.*"]),
+	# Namespace discovery: data-only folders (fixtures, public/js) are packages too, so their files ship.
+	packages=find_namespace_packages(include=["scoopjoy", "scoopjoy.*"]),
 	zip_safe=False,
 	include_package_data=True,
 	install_requires=[],
