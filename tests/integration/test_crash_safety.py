@@ -34,8 +34,7 @@ STALE_AFTER_KILL = 5  # seconds a killed run may still look alive (README: Failu
 def three_hundred_outlets(world):
 	outlets = []
 	for i in range(300):
-		outlet = world.make_outlet(f"K{i:03d}", world.make_warehouse(f"K{i:03d}"))
-		world.make_pending_invoices(outlet.warehouse, INVOICES_PER_OUTLET)
+		outlet = world.make_selling_outlet(f"K{i:03d}", INVOICES_PER_OUTLET)
 		outlets.append(outlet)
 	world.commit()
 	return outlets
@@ -159,8 +158,7 @@ def take_job_off_the_queue_and_die(queue_types: tuple[str, ...]):
 
 
 def test_a_job_taken_by_a_worker_killed_before_it_started_does_not_hold_the_run(world, queues):
-	outlet = world.make_outlet("Only", world.make_warehouse("Only"))
-	world.make_pending_invoices(outlet.warehouse, 2)
+	world.make_selling_outlet("Only", 2)
 	world.commit()
 	frappe.flags.in_test = False
 	run = stock_sync.enqueue_stock_sync(world.group)["sync_log"]

@@ -134,8 +134,7 @@ def open_desk_page(context, path: str):
 
 def test_stock_manager_syncs_from_the_list_and_watches_it(desk, world, users, browser, queues):
 	for i in range(300):
-		outlet = world.make_outlet(f"Desk {i:03d}", world.make_warehouse(f"Desk {i:03d}"))
-		world.make_pending_invoices(outlet.warehouse, 5)
+		world.make_selling_outlet(f"Desk {i:03d}", 5)
 	broken = world.make_outlet("Desk Broken", None)
 	world.commit()
 
@@ -291,8 +290,7 @@ def test_operator_sees_settings_health_workspace_and_the_bell(desk, world, users
 	from scoopjoy import stock_sync
 
 	for i in range(6):
-		outlet = world.make_outlet(f"Ops {i}", world.make_warehouse(f"Ops {i}"))
-		world.make_pending_invoices(outlet.warehouse, 4)
+		world.make_selling_outlet(f"Ops {i}", 4)
 	broken = world.make_outlet("Ops Broken", world.make_warehouse("Ops Broken", disabled=1))
 	world.make_pending_invoices(broken.warehouse, 3)
 	world.commit()

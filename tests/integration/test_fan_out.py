@@ -18,8 +18,7 @@ def fanned_out(world, queues, site_config):
 	"""400 outlets; runs over 100 outlets fan out in batches of 50 (8 batch jobs)."""
 	outlets = []
 	for i in range(OUTLETS):
-		outlet = world.make_outlet(f"F{i:03d}", world.make_warehouse(f"F{i:03d}"))
-		world.make_pending_invoices(outlet.warehouse, INVOICES)
+		outlet = world.make_selling_outlet(f"F{i:03d}", INVOICES)
 		outlets.append(outlet)
 	world.commit()
 	site_config("scoopjoy_fan_out_threshold", 100)

@@ -229,8 +229,7 @@ def test_redis_restart_mid_run_with_the_worker_left_running_converges(world, que
 
 
 def test_a_report_job_lost_with_redis_is_queued_again_by_the_check(world, queues):
-	outlet = world.make_outlet("Good", world.make_warehouse("Good"))
-	world.make_pending_invoices(outlet.warehouse, 2)
+	world.make_selling_outlet("Good", 2)
 	world.commit()
 	frappe.flags.in_test = False
 	run = stock_sync.enqueue_stock_sync(world.group)["sync_log"]

@@ -115,8 +115,7 @@ def test_the_form_sets_the_limits_and_site_config_keys_override_it(settings, sit
 
 
 def test_the_next_run_uses_a_changed_lock_wait_without_a_restart(world, settings):
-	outlet = world.make_outlet("Lock Wait", world.make_warehouse("Lock Wait"))
-	world.make_pending_invoices(outlet.warehouse, 2)
+	world.make_selling_outlet("Lock Wait", 2)
 	world.commit()
 	settings(lock_wait_timeout=7)
 	stock_sync.process_stock_sync(world.group)
@@ -128,8 +127,7 @@ def test_the_next_run_uses_a_changed_lock_wait_without_a_restart(world, settings
 
 def test_fan_out_threshold_and_batch_from_the_form_reach_the_workers(world, settings, queues):
 	for i in range(25):
-		outlet = world.make_outlet(f"Fan {i:02d}", world.make_warehouse(f"Fan {i:02d}"))
-		world.make_pending_invoices(outlet.warehouse, 3)
+		world.make_selling_outlet(f"Fan {i:02d}", 3)
 	world.commit()
 	settings(fan_out_threshold=10, fan_out_batch=10)
 	frappe.flags.in_test = False  # a real enqueue, run by a real worker
@@ -165,8 +163,7 @@ def test_schedule_decides_when_the_scheduler_syncs(world, settings):
 
 
 def test_schedule_off_starts_nothing_not_even_a_resume(world, settings, site_config):
-	outlet = world.make_outlet("Resume", world.make_warehouse("Resume"))
-	world.make_pending_invoices(outlet.warehouse, 2)
+	outlet = world.make_selling_outlet("Resume", 2)
 	world.commit()
 	run = frappe.new_doc("Stock Sync Log").queue(world.group, "CLI", stock_sync.sync_job_id(world.group))
 	run.reload()
@@ -397,8 +394,7 @@ def age(run: str, days: int):
 
 
 def test_retention_deletes_old_runs_with_their_rows_and_keeps_the_last_success(world, settings):
-	outlet = world.make_outlet("Kept", world.make_warehouse("Kept"))
-	world.make_pending_invoices(outlet.warehouse, 3)
+	outlet = world.make_selling_outlet("Kept", 3)
 	world.commit()
 	stock_sync.process_stock_sync(world.group)  # synced
 	frappe.db.set_value("Warehouse", outlet.warehouse, "disabled", 1)
@@ -451,8 +447,7 @@ def test_frappes_daily_clean_up_clears_stock_sync_logs(world, settings):
 	from frappe.core.doctype.log_settings.log_settings import run_log_clean_up
 
 	settings(retention_days=60)
-	outlet = world.make_outlet("Clean", world.make_warehouse("Clean"))
-	world.make_pending_invoices(outlet.warehouse, 1)
+	world.make_selling_outlet("Clean", 1)
 	world.commit()
 	stock_sync.process_stock_sync(world.group)
 	[run] = world.logs()

@@ -109,8 +109,7 @@ def test_500_outlets_good_synced_bad_reported_half_failed_untouched(world, five_
 
 
 def test_rerun_syncs_only_new_invoices(world):
-	outlet = world.make_outlet("Rerun", world.make_warehouse("Rerun"))
-	world.make_pending_invoices(outlet.warehouse, 3)
+	outlet = world.make_selling_outlet("Rerun", 3)
 	world.commit()
 	stock_sync.process_stock_sync(world.group)
 	world.make_pending_invoices(outlet.warehouse, 2)

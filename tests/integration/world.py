@@ -78,6 +78,12 @@ class World:
 		self.outlets.append(agreement.name)
 		return frappe._dict(name=agreement.name, franchise_name=agreement.franchise_name, warehouse=warehouse)
 
+	def make_selling_outlet(self, label: str, invoices: int) -> frappe._dict:
+		"""An active outlet with a warehouse of its own and `invoices` POS invoices waiting for the sync."""
+		outlet = self.make_outlet(label, self.make_warehouse(label))
+		self.make_pending_invoices(outlet.warehouse, invoices)
+		return outlet
+
 	# ── invoices ──
 	def make_pending_invoices(self, warehouse: str, count: int, docstatus: int = 1) -> list[str]:
 		names = [f"{self.tag}-{self.invoice_count + i:07d}" for i in range(count)]
