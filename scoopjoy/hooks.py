@@ -34,6 +34,8 @@ scheduler_events = {
 }
 
 after_install = "scoopjoy.install.after_install"
+# Refuses while a worker is running a sync (see scoopjoy.install.before_migrate).
+before_migrate = "scoopjoy.install.before_migrate"
 after_migrate = "scoopjoy.install.after_migrate"
 
 # Stock Sync Log joins Frappe's daily log clean-up; its days follow ScoopJoy Settings' retention.

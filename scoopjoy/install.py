@@ -1,6 +1,7 @@
 """Install and migrate: the POS Invoice field the sync sets, the indexes its queries rely on, and the\nStock Sync Log row of Log Settings (history retention)."""
 
 import frappe
+from frappe import _
 from frappe.utils.fixtures import sync_fixtures
 
 from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import register_with_log_settings
@@ -12,6 +13,23 @@ INDEXES = (
 	# Which submitted invoices are not consolidated yet, marked or not? (a locking read)
 	("scoopjoy_unconsolidated", ["set_warehouse", "docstatus", "consolidated_invoice"]),
 )
+
+
+def before_migrate():
+	"""Refuse to migrate while a worker is running a stock sync: its code and the lock names it holds
+	are the release before's, and a worker of the new code must not take the run over meanwhile."""
+	if not frappe.db.table_exists("Stock Sync Log"):
+		return
+	for name in frappe.get_all(
+		"Stock Sync Log", filters={"status": ("in", ("Queued", "Running"))}, pluck="name"
+	):
+		if frappe.get_doc("Stock Sync Log", name).worker_is_running():
+			frappe.throw(
+				_(
+					"Stock sync {0} is running. Wait for it to finish, or cancel it, then migrate again: "
+					"a migration during a run could give it to two workers."
+				).format(name)
+			)
 
 
 def after_install():

@@ -138,14 +138,19 @@ def start_run(outlet_group: str | None, trigger: str, retry_of: str | None = Non
 	with enqueue_lock():
 		latest = latest_run(outlet_group)
 		if latest and latest.is_active():
-			if latest.is_alive():
-				return {
-					"job_id": job_id,
-					"sync_log": latest.name,
-					"message": _("Stock sync for {0} is already running.").format(label),
-				}
+			liveness = latest.liveness()
+			if liveness != "dead":
+				return answer(latest, job_id, already_running_message(label, liveness))
 			# Dead, or frozen: end a frozen holder's connection before anyone else writes to the run.
-			frozen = latest.fence()
+			try:
+				frozen = latest.fence()
+			except named_lock.CannotEndHolder as e:
+				frappe.log_error(
+					title=_("Stock sync {0}: its frozen worker could not be stopped").format(latest.name),
+					reference_doctype="Stock Sync Log",
+					reference_name=latest.name,
+				)
+				return answer(latest, job_id, cannot_end_message(latest, e))
 			latest.interrupt(
 				_("its worker stopped responding for {0} s").format(stale_after())
 				if frozen
@@ -178,7 +183,28 @@ def start_run(outlet_group: str | None, trigger: str, retry_of: str | None = Non
 		# Commit inside the lock: the next caller must see this run, and the job is enqueued
 		# (after commit) before that caller can look at RQ.
 		frappe.db.commit()  # nosemgrep: frappe-manual-commit
+	return answer(run, job_id, message)
+
+
+def answer(run, job_id: str, message: str) -> dict:
 	return {"job_id": job_id, "sync_log": run.name, "message": message}
+
+
+def already_running_message(label: str, liveness: str) -> str:
+	if liveness == "unseen":
+		return _(
+			"Stock sync for {0} is held by a database connection this site cannot see; it is treated as "
+			"running and left alone."
+		).format(label)
+	return _("Stock sync for {0} is already running.").format(label)
+
+
+def cannot_end_message(run, error: Exception) -> str:
+	return _(
+		"Stock sync {0} looks frozen, but its worker's database connection could not be ended ({1}). "
+		"The run is left as it is: its worker may still finish it, or the database administrator can end "
+		"that connection."
+	).format(run.name, error)
 
 
 @contextmanager
@@ -241,7 +267,8 @@ def process_stock_sync(outlet_group: str | None = None, trigger: str = "CLI", sy
 		else frappe.new_doc("Stock Sync Log").queue(outlet_group, trigger, sync_job_id(outlet_group))
 	)
 	if not run.acquire():
-		return  # another worker has this run
+		run.note_lock_refused(run.lock_name)  # another worker has this run
+		return
 	try:
 		run.refresh_state()  # read the run as it is now that we hold it
 		run.own()
@@ -321,6 +348,7 @@ def process_outlet_batch(sync_log: str, generation: int, batch: int, outlets: li
 	finished, so the run is found dead when the others are done, and resumed."""
 	run = frappe.get_doc("Stock Sync Log", sync_log)
 	if not named_lock.acquire(run.batch_lock_name(batch)):
+		run.note_lock_refused(run.batch_lock_name(batch))
 		return
 	try:
 		run.refresh_state()

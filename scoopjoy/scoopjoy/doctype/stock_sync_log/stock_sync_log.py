@@ -403,26 +403,66 @@ class StockSyncLog(Document):
 		return self.status in ACTIVE_STATUSES and not self.awaiting_report
 
 	def is_alive(self) -> bool:
+		return self.liveness() != "dead"
+
+	def liveness(self) -> str:
 		"""Does a live worker hold this run (or one of its batches), or is RQ about to give it to one?
-		A held lock counts only while its holder's connection shows signs of life: a killed worker's
-		lock is gone at once, a frozen one's connection falls silent (stale_after). RQ answers for work
-		not yet started, and for a job just started whose worker is still taking the lock."""
-		if lock_is_live(self.lock_name):
-			return True
+		"alive", "unseen" (a lock held by a connection that is not visibly one of this site's own: alive
+		as far as the app knows, and never ended by it), or "dead". A held lock counts only while its
+		holder's connection shows signs of life: a killed worker's lock is gone at once, a frozen one's
+		connection falls silent (stale_after). RQ answers for work not yet started, and for a job just
+		started whose worker is still taking the lock."""
+		if self.worker_is_running():
+			return "alive"
+		if "unseen" in {lock_state(name) for name in self.lock_names()}:
+			return "unseen"
 		for batch in range(self.fan_out_jobs or 0):
-			if lock_is_live(self.batch_lock_name(batch)) or rq_job_pending(self.batch_job_id(batch)):
-				return True
-		return self.status == "Queued" and rq_job_pending(self.job_id)
+			if rq_job_pending(self.batch_job_id(batch)):
+				return "alive"
+		return "alive" if self.status == "Queued" and rq_job_pending(self.job_id) else "dead"
+
+	def lock_names(self) -> list[str]:
+		return [self.lock_name, *(self.batch_lock_name(b) for b in range(self.get("fan_out_jobs") or 0))]
+
+	def worker_is_running(self) -> bool:
+		"""A live worker of this site holds the run or a batch of it, under today's lock names or the
+		release before's."""
+		return "live" in {lock_state(name) for name in self.lock_names()} or self.held_under_legacy_name()
+
+	def held_under_legacy_name(self) -> bool:
+		"""Upgrades: a worker started before lock names were scoped per site holds the same names
+		server-wide. It counts only when its connection is visibly this site's own (another site's run
+		of the same name is not ours). Needed for the release after the change only."""
+		return any(
+			(holder := named_lock.legacy_holder(name)) and named_lock.holder_idle_for(holder) is not None
+			for name in self.lock_names()
+		)
 
 	def fence(self) -> int:
 		"""End the database connection of every worker still holding this run or a batch of it (they
-		are frozen: is_alive said so). MariaDB rolls back their open chunk; they can write nothing
-		more. Returns how many there were."""
-		names = [self.lock_name, *(self.batch_lock_name(b) for b in range(self.fan_out_jobs or 0))]
-		holders = [(name, holder) for name in names if (holder := named_lock.holder(name))]
+		are frozen: liveness said so). MariaDB rolls back their open chunk; they can write nothing
+		more. Returns how many there were. Raises named_lock.CannotEndHolder, having ended none, when
+		a holder is not one of this site's own connections or MariaDB refuses to end it."""
+		holders = [(name, holder) for name in self.lock_names() if (holder := named_lock.holder(name))]
+		if any(named_lock.holder_idle_for(holder) is None for _name, holder in holders):
+			raise named_lock.CannotEndHolder(_("a holder is not one of this site's connections"))
 		for name, holder in holders:
 			named_lock.take_from(name, holder)
 		return len(holders)
+
+	def note_lock_refused(self, lock: str):
+		"""A worker found the run's (or its batch's) lock taken: say by whom instead of leaving without a
+		word. On the run's timeline when it is another worker of this run (a duplicate job)."""
+		holder = named_lock.holder(lock)
+		if holder and named_lock.holder_idle_for(holder) is not None:
+			message = _("A worker left {0} to the worker that holds it (database connection {1}).").format(
+				lock, holder
+			)
+			self.add_comment("Info", message)
+			frappe.db.commit()  # the worker returns right after  # nosemgrep: frappe-manual-commit
+		else:
+			message = _("A worker left {0} alone: it is held by a database connection this site cannot see.").format(lock)
+		frappe.logger("scoopjoy").warning(f"{self.name}: {message}")
 
 	def finalise(self):
 		self.db_set(
@@ -476,12 +516,15 @@ class StockSyncLog(Document):
 		}
 
 
-def lock_is_live(name: str) -> bool:
+def lock_state(name: str) -> str:
+	"""free, live, unseen (held by a connection this site cannot see as its own), or frozen."""
 	holder = named_lock.holder(name)
 	if holder is None:
-		return False
+		return "free"
 	idle = named_lock.holder_idle_for(holder)
-	return idle is not None and idle < stale_after()
+	if idle is None:
+		return "unseen"
+	return "live" if idle < stale_after() else "frozen"
 
 
 def rq_job_pending(job_id: str) -> bool:

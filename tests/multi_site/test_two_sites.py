@@ -1,0 +1,164 @@
+"""Two sites of one bench, on one MariaDB server and one Redis, sync at the same time with colliding run
+names (the second site's naming series is set so its run gets the first site's run name), with and
+without fan-out batches: each run completes on its own, records only its own outlets, no worker's
+connection is ended and no trigger raises.
+
+The second site is $SCOOPJOY_OTHER_SITE: a site of the same bench with ERPNext (and its test setup) and
+scoopjoy installed. scripts/check-fresh-install runs this module on the site it has just installed."""
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe bench (FRAPPE_BENCH)")
+
+from frappe.installer import update_site_config  # noqa: E402
+from frappe.model.naming import NamingSeries  # noqa: E402
+
+from scoopjoy import stock_sync  # noqa: E402
+from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import MARK_ONLY  # noqa: E402
+from tests.integration.conftest import BENCH, kill_9, start_worker  # noqa: E402
+from tests.integration.world import World, wait_until  # noqa: E402
+
+OTHER_SITE = os.environ.get("SCOOPJOY_OTHER_SITE")
+if not OTHER_SITE:
+	raise RuntimeError(
+		"tests/multi_site needs SCOOPJOY_OTHER_SITE: a second site of the bench with ERPNext and scoopjoy "
+		"(scripts/check-fresh-install runs these tests on its throwaway site)"
+	)
+SERIES = "SSL-.YYYY.-.#####"
+OUTLETS = 24  # with the thresholds below: three fan-out batches per site
+PAUSE = 0.3  # seconds per outlet's row: each run lasts several seconds, so the two overlap
+
+
+class OtherSite:
+	"""Work done on the second site: a thread of its own, where frappe is initialised for that site
+	(frappe.local is per thread), so both sites are open in this test at once."""
+
+	def __init__(self, site: str):
+		self.site = site
+		self.thread = ThreadPoolExecutor(max_workers=1, initializer=self._connect)
+
+	def _connect(self):
+		frappe.init(site=self.site, sites_path=str(BENCH / "sites"))
+		frappe.connect()
+		frappe.set_user("Administrator")
+
+	def __call__(self, work, *args, **kwargs):
+		def in_site():
+			try:
+				return work(*args, **kwargs)
+			finally:
+				frappe.db.commit()
+
+		return self.thread.submit(in_site).result(timeout=600)
+
+	def close(self):
+		self.thread.submit(frappe.destroy).result()
+		self.thread.shutdown()
+
+
+@pytest.fixture
+def other_site():
+	site = OtherSite(OTHER_SITE)
+	before = site(frappe.db.get_single_value, "ScoopJoy Settings", "stock_posting")
+	site(frappe.db.set_single_value, "ScoopJoy Settings", "stock_posting", MARK_ONLY)
+	site.config_keys = []
+	yield site
+	for key in site.config_keys:
+		site(update_site_config, key, "None")
+	site(frappe.db.set_single_value, "ScoopJoy Settings", "stock_posting", before)
+	site.close()
+
+
+def selling_world(outlets: int, pause: float) -> World:
+	"""Outlets with pending invoices whose sync takes `pause` seconds each, so two runs overlap."""
+	world = World()
+	for i in range(outlets):
+		world.make_selling_outlet(f"M{i:03d}", 3)
+	world.pause_on(
+		"BEFORE INSERT", "tabStock Sync Log Outlet", f"NEW.franchise_name LIKE '{world.tag} M%'", pause
+	)
+	world.commit()
+	return world
+
+
+def next_run_name() -> str:
+	series = NamingSeries(SERIES)
+	return series.get_prefix() + f"{series.get_current_value() + 1:05d}"
+
+
+def collide_run_names(other_site):
+	"""The other site's next run gets this site's next run name."""
+	current = NamingSeries(SERIES).get_current_value()
+	other_site(lambda: NamingSeries(SERIES).update_counter(current))
+	assert other_site(next_run_name) == next_run_name()
+
+
+def run_state(name: str) -> dict:
+	return frappe.db.get_value(
+		"Stock Sync Log",
+		name,
+		["status", "resume_count", "processed", "succeeded", "failed", "total_outlets", "fan_out_jobs"],
+		as_dict=True,
+	)
+
+
+def recorded_outlets(name: str) -> set[str]:
+	return set(frappe.get_all("Stock Sync Log Outlet", filters={"parent": name}, pluck="outlet"))
+
+
+def errors_about(names: list[str]) -> int:
+	return frappe.db.count("Error Log", {"reference_name": ("in", names)})
+
+
+@pytest.mark.parametrize("fan_out", [False, True], ids=["one job", "fan-out"])
+def test_two_sites_sync_at_once_with_the_same_run_name(other_site, site_config, fan_out, queues):
+	if fan_out:  # both sites: the site config keys are read per site
+		for key, value in (("scoopjoy_fan_out_threshold", 10), ("scoopjoy_fan_out_batch", 10)):
+			site_config(key, value)
+			other_site(update_site_config, key, value)
+			other_site.config_keys.append(key)
+	here = selling_world(OUTLETS, PAUSE)
+	there = other_site(selling_world, OUTLETS, PAUSE)
+	collide_run_names(other_site)
+	workers = [start_worker("long,short") for _ in range(2)]
+	try:
+		frappe.flags.in_test = False
+		reply_here = stock_sync.enqueue_stock_sync(here.group)
+		frappe.db.commit()
+		reply_there = other_site(stock_sync.enqueue_stock_sync, there.group)
+		assert reply_here["sync_log"] == reply_there["sync_log"], "the run names must collide"
+		name = reply_here["sync_log"]
+		assert "queued" in reply_here["message"] and "queued" in reply_there["message"]
+
+		# Triggers during both runs answer without raising, and never take a live run for dead.
+		wait_until(lambda: run_state(name).processed > 0, timeout=120)
+		again_here = stock_sync.enqueue_stock_sync(here.group)
+		frappe.db.commit()
+		again_there = other_site(stock_sync.enqueue_stock_sync, there.group)
+		for reply in (again_here, again_there):
+			assert reply["sync_log"] == name and "already running" in reply["message"], reply
+
+		wait_until(lambda: run_state(name).status == "Completed", timeout=300)
+		wait_until(lambda: other_site(run_state, name).status == "Completed", timeout=300)
+		assert all(worker.poll() is None for worker in workers), "no worker may die"
+	finally:
+		for worker in workers:
+			kill_9(worker)
+
+	for state, world in ((run_state(name), here), (other_site(run_state, name), there)):
+		assert (state.resume_count, state.failed) == (0, 0), state  # nobody took over, nothing failed
+		assert state.processed == state.succeeded == state.total_outlets == OUTLETS, state
+		assert state.fan_out_jobs == (3 if fan_out else 0), state
+	assert recorded_outlets(name) == set(here.outlets)
+	assert other_site(recorded_outlets, name) == set(there.outlets)
+	assert frappe.db.count("POS Invoice", {"set_warehouse": ("in", here.warehouses), "custom_stock_synced": 0}) == 0
+	assert other_site(
+		frappe.db.count, "POS Invoice", {"set_warehouse": ("in", there.warehouses), "custom_stock_synced": 0}
+	) == 0
+	assert errors_about([name, *here.outlets]) == 0
+	assert other_site(errors_about, [name, *there.outlets]) == 0
+	here.cleanup()
+	other_site(there.cleanup)
