@@ -134,7 +134,8 @@ def test_two_sites_sync_at_once_with_the_same_run_name(other_site, site_config, 
 		assert "queued" in reply_here["message"] and "queued" in reply_there["message"]
 
 		# Triggers during both runs answer without raising, and never take a live run for dead.
-		wait_until(lambda: run_state(name).processed > 0, timeout=120)
+		wait_until(lambda: run_state(name).status == "Running", timeout=120)
+		wait_until(lambda: other_site(run_state, name).status == "Running", timeout=120)
 		again_here = stock_sync.enqueue_stock_sync(here.group)
 		frappe.db.commit()
 		again_there = other_site(stock_sync.enqueue_stock_sync, there.group)
