@@ -24,13 +24,16 @@ fixtures = [
 	{"dt": "Custom HTML Block", "filters": [["name", "=", "ScoopJoy Latest Sync"]]},
 ]
 
-# A *_long event: the scheduler runs it on the long queue, where a slow Redis cannot starve
-# the short default queue. It only enqueues the real job (which is deduplicated).
+# Every five minutes: the sync of all outlets when ScoopJoy Settings' schedule says a slot is due
+# (Every 5 or 15 minutes, Hourly, Daily at a time; it only enqueues the real, deduplicated job on the
+# long queue), and the check that resumes runs whose worker died, without waiting for RQ's cleanup.
 scheduler_events = {
-	# Every hour; it syncs when ScoopJoy Settings' schedule says so (Off, Hourly, Daily at a time).
-	"hourly_long": ["scoopjoy.stock_sync.run_scheduled_sync"],
-	# Finds runs whose worker died and resumes them, without waiting for RQ's cleanup.
-	"cron": {"*/5 * * * *": ["scoopjoy.stock_sync.resume_interrupted_runs"]},
+	"cron": {
+		"*/5 * * * *": [
+			"scoopjoy.stock_sync.run_scheduled_sync",
+			"scoopjoy.stock_sync.resume_interrupted_runs",
+		]
+	},
 }
 
 after_install = "scoopjoy.install.after_install"

@@ -9,6 +9,7 @@ one outlet posts lives in scoopjoy.stock_posting. This module walks outlets and 
 starts, resumes or stops.
 """
 
+import datetime
 import time
 from collections import Counter
 from contextlib import contextmanager
@@ -109,22 +110,45 @@ def current_trigger() -> str:
 
 
 def run_scheduled_sync():
-	"""The scheduler's hourly tick: sync all outlets when ScoopJoy Settings' schedule says so."""
+	"""The scheduler's five-minute tick: sync all outlets when ScoopJoy Settings' schedule says so."""
 	if scheduled_sync_due(schedule(), now_datetime()):
 		enqueue_stock_sync()
 
 
+# Minutes per slot of each cadence; Daily is a slot a day from its time of day, Off has none.
+CADENCE_MINUTES = {"Every 5 minutes": 5, "Every 15 minutes": 15, "Hourly": 60}
+
+
 def scheduled_sync_due(mode: str, now) -> bool:
-	"""Hourly: every tick. Daily: the first tick at or after the time of day, unless a sync of all
-	outlets has started since then (a missed tick is made up by the next)."""
-	if mode != "Daily":
-		return mode == "Hourly"
-	due_at = get_datetime(
-		f"{now.date()} {get_time(frappe.db.get_single_value('ScoopJoy Settings', 'daily_at'))}"
+	"""Each slot of the schedule (every 5 or 15 minutes, every hour, or the day from its time) gets one
+	sync of all outlets: due from the slot's start until a run of all outlets has started or ended in
+	it. A tick that finds a run still running queues nothing (start_run answers "already running"),
+	and a run that ends inside the next slot takes that slot too, so a run longer than its slot skips
+	slots instead of piling up behind itself. A missed tick is made up by the next one."""
+	start = slot_start(mode, now)
+	if start is None or now < start:
+		return False
+	log = frappe.qb.DocType("Stock Sync Log")
+	ran = (
+		frappe.qb.from_(log)
+		.select(log.name)
+		.where((log.outlet_group == ALL_OUTLETS) & ((log.creation >= start) | (log.ended_on >= start)))
+		.limit(1)
+		.run()
 	)
-	return now >= due_at and not frappe.db.exists(
-		"Stock Sync Log", {"outlet_group": ALL_OUTLETS, "creation": (">=", due_at)}
-	)
+	return not ran
+
+
+def slot_start(mode: str, now):
+	if mode == "Daily":
+		return get_datetime(
+			f"{now.date()} {get_time(frappe.db.get_single_value('ScoopJoy Settings', 'daily_at'))}"
+		)
+	if minutes := CADENCE_MINUTES.get(mode):
+		midnight = datetime.datetime.combine(now.date(), datetime.time())
+		slot = datetime.timedelta(minutes=minutes)
+		return midnight + (now - midnight) // slot * slot
+	return None  # Off
 
 
 def group_of(run) -> str | None:

@@ -376,6 +376,58 @@ def posting_at_scale(
 	return rows
 
 
+# ── cadence: stock within 15 minutes ────────────────────────────────────────────────────────
+RUNS_PER_HOUR = {"Every 5 minutes": 12, "Every 15 minutes": 4, "Hourly": 1}
+
+
+def cadence(outlets: int = 500, sales_per_run: int = 5, trading_hours: int = 12) -> dict:
+	"""A 15-minute run of the busy hour (20 sales an hour: 5 per outlet per quarter hour) with stock
+	posting on, on one worker, timed; and what one run leaves in the ledger per outlet (Sales Invoices,
+	GL Entries, Stock Ledger Entries), for the documents a day of each cadence costs. A run posts one
+	consolidated Sales Invoice per outlet and customer whatever its number of sales, so a day's
+	documents follow the number of runs that find sales."""
+	stock_sync.check_sync_permission()
+	world = PostingWorld(outlets, sales_per_run, copies=True)
+	try:
+		with stock_posting(CONSOLIDATE):
+			seconds, ended, run_name = run_on_workers(world.group, 1, timeout=3600)
+		assert ended.status == "Completed", ended
+		per_run = ledger_rows_per_outlet(run_name, outlets)
+	finally:
+		world.remove()
+	per_day = {
+		mode: {doctype: rows * runs * trading_hours for doctype, rows in per_run.items()}
+		for mode, runs in RUNS_PER_HOUR.items()
+	}
+	print(f"\ncadence: {outlets} outlets × {sales_per_run} sales, one run on 1 worker; {machine()}")
+	print(f"wall time {seconds:.1f} s ({1000 * seconds / world.invoices:.1f} ms/sale)")
+	print("per outlet per run: " + ", ".join(f"{n:g} {d}" for d, n in per_run.items()))
+	for mode, rows in per_day.items():
+		print(
+			f"per outlet per {trading_hours}-hour day, {mode}: "
+			+ ", ".join(f"{n:g} {d}" for d, n in rows.items())
+		)
+	return {"seconds": seconds, "per_run": per_run, "per_day": per_day}
+
+
+def ledger_rows_per_outlet(run_name: str, outlets: int) -> dict:
+	vouchers = frappe.get_all(
+		"Stock Sync Log Consolidation", filters={"parent": run_name}, pluck="sales_invoice"
+	) + [
+		v
+		for v in frappe.get_all(
+			"Stock Sync Log Consolidation", filters={"parent": run_name}, pluck="credit_note"
+		)
+		if v
+	]
+	filters = {"voucher_type": "Sales Invoice", "voucher_no": ("in", vouchers), "is_cancelled": 0}
+	return {
+		"Sales Invoice": len(vouchers) / outlets,
+		"GL Entry": frappe.db.count("GL Entry", filters) / outlets,
+		"Stock Ledger Entry": frappe.db.count("Stock Ledger Entry", filters) / outlets,
+	}
+
+
 def time_posting_run(world, count: int) -> dict:
 	seconds, ended, run_name = run_on_workers(world.group, count, timeout=3600)
 	consolidated = frappe.db.get_value("Stock Sync Log", run_name, "invoices_consolidated")

@@ -34,7 +34,7 @@ def assert_schema():
 		rows = frappe.db.sql("SHOW INDEX FROM `tabPOS Invoice` WHERE Key_name = %s", name, as_dict=True)
 		assert [r.Column_name for r in rows] == columns, name
 	for method, frequency in (
-		("scoopjoy.stock_sync.run_scheduled_sync", "Hourly Long"),
+		("scoopjoy.stock_sync.run_scheduled_sync", "Cron"),
 		("scoopjoy.stock_sync.resume_interrupted_runs", "Cron"),
 	):
 		assert frappe.db.get_value("Scheduled Job Type", {"method": method}, "frequency") == frequency

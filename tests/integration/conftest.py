@@ -15,6 +15,12 @@ import pytest
 
 BENCH = Path(os.environ.get("FRAPPE_BENCH", "~/frappe-bench")).expanduser()
 SITE = os.environ.get("FRAPPE_SITE", "test_site")
+# Frappe renders emails and Desk pages from the built bundles this file lists (`bench build`).
+ASSETS_JSON = BENCH / "sites" / "assets" / "assets.json"
+needs_desk_assets = pytest.mark.skipif(
+	not ASSETS_JSON.exists(),
+	reason=f"skipped: the bench's Desk assets are not built ({ASSETS_JSON}; bench build)",
+)
 
 
 def bench_command(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:

@@ -73,8 +73,14 @@ def test_two_workers_share_one_run_and_exactly_one_finishes_it(world, fanned_out
 
 
 def test_a_killed_fan_out_is_resumed_without_redoing_batches(world, fanned_out, two_workers):
+	# Each outlet's row takes 10 ms to write, so a batch's chunk is one statement of half a second:
+	# killed while both workers are inside one, two batches are certainly unfinished (killed between
+	# two batches, the run would simply complete, and the test would prove nothing).
+	world.pause_on(
+		"BEFORE INSERT", "tabStock Sync Log Outlet", f"NEW.franchise_name LIKE '{world.tag} F%'", 0.01
+	)
 	run = stock_sync.enqueue_stock_sync(world.group)["sync_log"]
-	wait_until(lambda: processed(run) >= 100)
+	wait_until(lambda: processed(run) >= 100 and sleeping_in_mariadb() == 2)
 	for worker in two_workers:
 		kill_9(worker)
 	before = rows(run)
@@ -97,6 +103,13 @@ def test_a_killed_fan_out_is_resumed_without_redoing_batches(world, fanned_out, 
 	assert (log.status, log.processed, log.resume_count) == ("Completed", OUTLETS, 1)
 	assert len(after) == OUTLETS and all(after[o].name == row.name for o, row in before.items())
 	assert log.invoices_synced == OUTLETS * INVOICES
+
+
+def sleeping_in_mariadb() -> int:
+	"""Statements inside a pause_on() trigger's SLEEP right now."""
+	return frappe.db.sql("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE = 'User sleep'")[0][
+		0
+	]
 
 
 def test_cancel_reaches_every_batch(world, fanned_out, two_workers):

@@ -88,7 +88,7 @@ def test_a_frozen_worker_is_taken_over_and_writes_nothing_when_it_wakes(world, q
 		recorder = RealtimeRecorder()
 		thaw(frozen)  # the frozen worker wakes, mid-chunk, in a run that is no longer its own
 		time.sleep(3)
-		after_wake = recorder.stop()
+		after_wake = recorder.stop(about=(run, world.tag))
 
 	frappe.db.rollback()
 	log = frappe.get_doc("Stock Sync Log", run)

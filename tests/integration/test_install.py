@@ -51,10 +51,9 @@ def test_hooks_wire_desk_and_scheduler():
 		"public/js/franchise_agreement_list.js"
 	]
 	assert "/assets/scoopjoy/js/stock_sync_listener.js" in frappe.get_hooks("app_include_js")
-	job = frappe.get_doc("Scheduled Job Type", {"method": "scoopjoy.stock_sync.run_scheduled_sync"})
-	assert job.frequency == "Hourly Long"
-	check = frappe.get_doc("Scheduled Job Type", {"method": "scoopjoy.stock_sync.resume_interrupted_runs"})
-	assert (check.frequency, check.cron_format) == ("Cron", "*/5 * * * *")
+	for method in ("run_scheduled_sync", "resume_interrupted_runs"):
+		job = frappe.get_doc("Scheduled Job Type", {"method": f"scoopjoy.stock_sync.{method}"})
+		assert (job.frequency, job.cron_format) == ("Cron", "*/5 * * * *"), method
 	assert frappe.get_hooks("doctype_js", app_name="scoopjoy")["Stock Sync Log"] == [
 		"public/js/stock_sync_log.js"
 	]

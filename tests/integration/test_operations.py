@@ -18,7 +18,7 @@ from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import (  # n
 )
 from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import MAX_RESUMES, StockSyncLog  # noqa: E402
 from scoopjoy.scoopjoy.report.outlet_sync_health import outlet_sync_health  # noqa: E402
-from tests.integration.conftest import run_burst_worker  # noqa: E402
+from tests.integration.conftest import needs_desk_assets, run_burst_worker  # noqa: E402
 
 SETTINGS = "ScoopJoy Settings"
 
@@ -146,20 +146,55 @@ def test_fan_out_threshold_and_batch_from_the_form_reach_the_workers(world, sett
 
 
 def test_schedule_decides_when_the_scheduler_syncs(world, settings):
-	today = datetime.datetime.combine(datetime.date.today(), datetime.time())
-	assert not stock_sync.scheduled_sync_due("Off", today)
-	assert stock_sync.scheduled_sync_due("Hourly", today)
+	# Tomorrow: no run of all outlets exists yet in any of its slots.
+	tomorrow = datetime.datetime.combine(datetime.date.today(), datetime.time()) + datetime.timedelta(days=1)
+	at = lambda hours, minutes: tomorrow + datetime.timedelta(hours=hours, minutes=minutes)  # noqa: E731
+	assert not stock_sync.scheduled_sync_due("Off", at(3, 20))
+	for mode in ("Every 5 minutes", "Every 15 minutes", "Hourly"):
+		assert stock_sync.scheduled_sync_due(mode, at(3, 20)), mode
 
 	settings(schedule="Daily", daily_at="01:00:00")
-	assert not stock_sync.scheduled_sync_due("Daily", today + datetime.timedelta(minutes=30)), "too early"
-	tomorrow = today + datetime.timedelta(days=1, hours=2)
-	assert stock_sync.scheduled_sync_due("Daily", tomorrow), "its time of day has come: nothing ran since"
+	assert not stock_sync.scheduled_sync_due("Daily", at(0, 30)), "too early"
+	assert stock_sync.scheduled_sync_due("Daily", at(2, 0)), "its time of day has come: nothing ran since"
 
 	settings(daily_at="00:00:00")
 	run = frappe.new_doc("Stock Sync Log").queue(None, "Scheduler", "test-daily")  # a sync of all outlets
 	world.extra_logs.append(run.name)
 	assert not stock_sync.scheduled_sync_due("Daily", now_datetime()), "it ran today already"
 	assert stock_sync.scheduled_sync_due("Daily", now_datetime() + datetime.timedelta(days=1))
+
+
+def test_a_run_longer_than_its_slot_skips_slots_instead_of_piling_up(world, settings, queues):
+	"""Every 15 minutes: the slot's run is still running when the next slot comes (the tick queues
+	nothing), and it ends inside that slot, which it takes: the next run is the slot after."""
+	frappe.flags.in_test = False
+	settings(schedule="Every 15 minutes")
+	run = frappe.new_doc("Stock Sync Log").queue(None, "Scheduler", stock_sync.sync_job_id(None))
+	world.extra_logs.append(run.name)
+	frappe.db.set_value("Stock Sync Log", run.name, "status", "Running")
+	frappe.db.commit()
+	started = frappe.db.get_value("Stock Sync Log", run.name, "creation")
+	slot = stock_sync.slot_start("Every 15 minutes", started)
+	every_15 = datetime.timedelta(minutes=15)
+	assert not stock_sync.scheduled_sync_due("Every 15 minutes", started), "this slot has its run"
+
+	next_slot = slot + every_15
+	assert stock_sync.scheduled_sync_due("Every 15 minutes", next_slot)
+	with frappe_now(next_slot):
+		stock_sync.run_scheduled_sync()  # the run is alive (its job is queued): nothing more is queued
+	frappe.db.commit()
+	assert frappe.db.count("Stock Sync Log", {"outlet_group": "All", "creation": (">=", started)}) == 1
+
+	frappe.db.set_value("Stock Sync Log", run.name, "ended_on", next_slot + datetime.timedelta(minutes=1))
+	frappe.db.commit()
+	assert not stock_sync.scheduled_sync_due("Every 15 minutes", next_slot + datetime.timedelta(minutes=5))
+	assert stock_sync.scheduled_sync_due("Every 15 minutes", next_slot + every_15)
+
+
+def frappe_now(moment):
+	from unittest import mock
+
+	return mock.patch.object(stock_sync, "now_datetime", return_value=moment)
 
 
 def test_schedule_off_starts_nothing_not_even_a_resume(world, settings, site_config):
@@ -473,6 +508,7 @@ def test_a_site_that_saved_the_settings_before_gets_the_new_fields_defaults(sett
 	assert frappe.db.get_single_value(SETTINGS, "stock_posting", cache=False) == "Mark invoices only"
 
 
+@needs_desk_assets  # Frappe's email rendering reads the built bundles (bundled_asset)
 def test_the_readmes_email_notification_on_stock_sync_log_sends_mail(world, people, settings):
 	"""The README's recipe for email alerts: a Frappe Notification on Stock Sync Log's status. The site
 	needs an outgoing email account, as for any Frappe email (tests never connect to its server)."""

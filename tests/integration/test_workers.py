@@ -4,6 +4,8 @@ import pytest
 
 frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe bench (FRAPPE_BENCH)")
 
+from frappe.utils import nowtime  # noqa: E402
+
 from scoopjoy import stock_sync  # noqa: E402
 from tests.integration.conftest import bench_command, run_burst_worker  # noqa: E402
 from tests.integration.world import RealtimeRecorder, scoopjoy_job_ids  # noqa: E402
@@ -40,7 +42,8 @@ def test_worker_runs_sync_then_report_on_short_queue(world, small_world, queues)
 def test_progress_and_completion_go_to_the_triggering_users_room(world, small_world):
 	recorder = RealtimeRecorder()
 	stock_sync.process_stock_sync(world.group)
-	messages = recorder.stop()
+	[run] = world.logs()
+	messages = recorder.stop(about=(run, world.tag))
 
 	progress = [m for m in messages if m["event"] == "progress"]
 	assert [m["message"]["percent"] for m in progress] == [50, 100]
@@ -72,12 +75,23 @@ def test_bench_execute_from_a_shell_enqueues_and_a_worker_runs_it(world, small_w
 	)
 
 
-def test_scheduler_event_enqueues_a_sync_of_all_outlets(world, small_world, queues):
+@pytest.fixture
+def daily_from_now():
+	"""A schedule whose slot starts now: no run of all outlets has started or ended in it yet."""
+	before = [frappe.db.get_single_value("ScoopJoy Settings", f) for f in ("schedule", "daily_at")]
+	frappe.db.set_single_value("ScoopJoy Settings", {"schedule": "Daily", "daily_at": nowtime()})
+	frappe.db.commit()
+	yield
+	frappe.db.set_single_value("ScoopJoy Settings", {"schedule": before[0], "daily_at": before[1]})
+	frappe.db.commit()
+
+
+def test_scheduler_event_enqueues_a_sync_of_all_outlets(world, small_world, queues, daily_from_now):
 	before = set(frappe.get_all("Stock Sync Log", filters={"outlet_group": "All"}, pluck="name"))
 	job = frappe.get_doc("Scheduled Job Type", {"method": "scoopjoy.stock_sync.run_scheduled_sync"})
-	job.enqueue(force=True)
+	job.enqueue(force=True)  # a cron event: on the default queue; it enqueues the sync on long
 	frappe.db.commit()
-	run_burst_worker("long,short")
+	run_burst_worker("default,long,short")
 	logs = frappe.get_all(
 		"Stock Sync Log", filters={"outlet_group": "All", "name": ("not in", before or [""])}, fields=["*"]
 	)

@@ -273,11 +273,17 @@ class RealtimeRecorder:
 			if item["type"] == "message":
 				self.messages.append(json.loads(item["data"]))
 
-	def stop(self):
+	def stop(self, about: tuple[str, ...] = ()):
+		"""This site's messages; with `about`, only those naming one of these (a run, a world's tag):
+		other tests' workers, and other benches on the same Redis, publish on the same channel."""
 		time.sleep(0.3)
 		self.pubsub.unsubscribe()
 		self.thread.join(timeout=5)
-		return [m for m in self.messages if m["namespace"] == frappe.local.site]
+		return [
+			m
+			for m in self.messages
+			if m["namespace"] == frappe.local.site and (not about or any(a in json.dumps(m) for a in about))
+		]
 
 
 def wait_until(condition, timeout: float = 120, every: float = 0.05):

@@ -149,16 +149,24 @@ def test_two_sites_sync_at_once_with_the_same_run_name(other_site, site_config, 
 		for worker in workers:
 			kill_9(worker)
 
-	for state, world in ((run_state(name), here), (other_site(run_state, name), there)):
+	for state in (run_state(name), other_site(run_state, name)):
 		assert (state.resume_count, state.failed) == (0, 0), state  # nobody took over, nothing failed
 		assert state.processed == state.succeeded == state.total_outlets == OUTLETS, state
 		assert state.fan_out_jobs == (3 if fan_out else 0), state
 	assert recorded_outlets(name) == set(here.outlets)
 	assert other_site(recorded_outlets, name) == set(there.outlets)
-	assert frappe.db.count("POS Invoice", {"set_warehouse": ("in", here.warehouses), "custom_stock_synced": 0}) == 0
-	assert other_site(
-		frappe.db.count, "POS Invoice", {"set_warehouse": ("in", there.warehouses), "custom_stock_synced": 0}
-	) == 0
+	assert (
+		frappe.db.count("POS Invoice", {"set_warehouse": ("in", here.warehouses), "custom_stock_synced": 0})
+		== 0
+	)
+	assert (
+		other_site(
+			frappe.db.count,
+			"POS Invoice",
+			{"set_warehouse": ("in", there.warehouses), "custom_stock_synced": 0},
+		)
+		== 0
+	)
 	assert errors_about([name, *here.outlets]) == 0
 	assert other_site(errors_about, [name, *there.outlets]) == 0
 	here.cleanup()

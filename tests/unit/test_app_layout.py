@@ -139,9 +139,15 @@ def test_hooks_declare_fixtures_scheduler_and_desk_code():
 		{"dt": "Custom Field", "filters": [["module", "=", "ScoopJoy"]]},
 		{"dt": "Custom HTML Block", "filters": [["name", "=", "ScoopJoy Latest Sync"]]},
 	]
-	assert h["scheduler_events"]["hourly_long"] == ["scoopjoy.stock_sync.run_scheduled_sync"]
 	assert h["default_log_clearing_doctypes"] == {"Stock Sync Log": 90}
-	assert h["scheduler_events"]["cron"] == {"*/5 * * * *": ["scoopjoy.stock_sync.resume_interrupted_runs"]}
+	assert h["scheduler_events"] == {
+		"cron": {
+			"*/5 * * * *": [
+				"scoopjoy.stock_sync.run_scheduled_sync",
+				"scoopjoy.stock_sync.resume_interrupted_runs",
+			]
+		}
+	}
 	for path in [*h["doctype_list_js"].values(), *h["doctype_js"].values()]:
 		assert (APP / path).exists()
 	assert (APP / "public" / h["app_include_js"].removeprefix("/assets/scoopjoy/")).exists()
@@ -202,7 +208,7 @@ def test_settings_describe_every_knob_and_the_site_config_key_that_overrides_it(
 	}.items():
 		assert key in fields[field]["description"], field
 	assert (fields["schedule"]["options"].split("\n"), fields["schedule"]["default"]) == (
-		["Off", "Hourly", "Daily"],
+		["Off", "Every 5 minutes", "Every 15 minutes", "Hourly", "Daily"],
 		"Hourly",
 	)
 	assert (fields["alert_role"]["options"], fields["alert_role"]["default"]) == ("Role", "Stock Manager")

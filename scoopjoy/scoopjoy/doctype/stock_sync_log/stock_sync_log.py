@@ -20,6 +20,7 @@ did in it. The taker also ends a frozen holder's database connection first (scoo
 """
 
 import datetime
+import time
 
 import frappe
 from frappe import _
@@ -45,6 +46,8 @@ MAX_RESUMES = 5
 ERROR_DETAILS_IN_MESSAGE = 20
 # Seconds between RQ marking a job started and its worker taking the run's lock (fork, site init).
 STARTUP_GRACE = 5
+# Seconds a live worker of several queues takes from popping a job to marking it started.
+IN_TRANSIT_GRACE = 3
 # Added up over the outlets' rows; the rows carry the same names.
 INVOICE_COUNTERS = ("invoices_synced", "invoices_consolidated", "invoices_flagged", "stock_qty")
 COUNTERS = ("processed", "succeeded", "failed", *INVOICE_COUNTERS)
@@ -461,7 +464,9 @@ class StockSyncLog(Document):
 			self.add_comment("Info", message)
 			frappe.db.commit()  # the worker returns right after  # nosemgrep: frappe-manual-commit
 		else:
-			message = _("A worker left {0} alone: it is held by a database connection this site cannot see.").format(lock)
+			message = _(
+				"A worker left {0} alone: it is held by a database connection this site cannot see."
+			).format(lock)
 		frappe.logger("scoopjoy").warning(f"{self.name}: {message}")
 
 	def finalise(self):
@@ -545,16 +550,26 @@ def rq_job_pending(job_id: str) -> bool:
 
 
 def waiting_in_queue(job) -> bool:
-	"""Is a "queued" job really in its queue? A worker takes the job off the queue and only its work
-	horse marks it started: a worker killed in between leaves the job "queued" in no queue, for ever
-	(a worker of several queues keeps no intermediate list for RQ's cleanup to find). A worker of one
-	queue parks the job in the queue's intermediate list meanwhile, which RQ's maintenance clears."""
+	"""Is a "queued" job really in its queue, or on its way to a work horse? A worker takes the job off
+	the queue and only its work horse marks it started: a worker killed in between leaves the job
+	"queued" in no queue, for ever (a worker of several queues keeps no intermediate list for RQ's
+	cleanup to find). A worker of one queue parks the job in the queue's intermediate list meanwhile,
+	which RQ's maintenance clears. A live worker of several queues marks it started within moments
+	(fork and site set-up): the job counts as pending if it does within IN_TRANSIT_GRACE, which is what
+	made a fan-out's liveness flicker dead-then-alive between two batches."""
 	queue = Queue(job.origin, connection=job.connection)
 	if queue.get_job_position(job.id) is not None:
 		return True
-	return any(
+	if any(
 		as_text(parked) == job.id for parked in job.connection.lrange(queue.intermediate_queue_key, 0, -1)
-	)
+	):
+		return True
+	deadline = time.monotonic() + IN_TRANSIT_GRACE
+	while time.monotonic() < deadline:
+		time.sleep(0.1)
+		if job.get_status(refresh=True) != JobStatus.QUEUED:
+			return job.get_status() == JobStatus.STARTED
+	return False
 
 
 def discard_job(job_id: str):

@@ -23,9 +23,9 @@ STATES = {
 	"Never Synced": "#98a1a9",
 	"Healthy": "#48bb74",
 }
-# Hours after which a pending invoice means the sync is behind: two missed hourly runs, or a day
-# and two hours when it runs daily (or only by hand).
-BACKLOG_HOURS = {"Hourly": 2, "Daily": 26, "Off": 26}
+# Hours after which a pending invoice means the sync is behind: two missed runs of its cadence, or a
+# day and two hours when it runs daily (or only by hand).
+BACKLOG_HOURS = {"Every 5 minutes": 10 / 60, "Every 15 minutes": 0.5, "Hourly": 2, "Daily": 26, "Off": 26}
 
 
 def execute(filters: dict | None = None):
