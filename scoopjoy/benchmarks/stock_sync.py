@@ -391,7 +391,8 @@ def cadence(outlets: int = 500, sales_per_run: int = 5, trading_hours: int = 12)
 	try:
 		with stock_posting(CONSOLIDATE):
 			seconds, ended, run_name = run_on_workers(world.group, 1, timeout=3600)
-		assert ended.status == "Completed", ended
+		consolidated = frappe.db.get_value("Stock Sync Log", run_name, "invoices_consolidated")
+		assert (ended.status, consolidated) == ("Completed", world.invoices), (ended, consolidated)
 		per_run = ledger_rows_per_outlet(run_name, outlets)
 	finally:
 		world.remove()
