@@ -200,7 +200,7 @@ def test_cancel_mid_run_keeps_what_was_done(world, three_hundred_outlets, queues
 		wait_until(lambda: not frappe.db.get_value("Stock Sync Log", run, "awaiting_report"))
 	finally:
 		kill_9(worker)
-	messages = recorder.stop()
+	messages = recorder.stop(about=(run,))
 
 	log = frappe.get_doc("Stock Sync Log", run)
 	assert log.status == "Cancelled" and log.cancel_requested

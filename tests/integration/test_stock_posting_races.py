@@ -171,7 +171,7 @@ def test_fan_out_with_posting_two_workers_one_run_each_invoice_once(world, queue
 	finally:
 		for worker in workers:
 			kill_9(worker)
-	messages = recorder.stop()
+	messages = recorder.stop(about=(run,))
 
 	log = frappe.get_doc("Stock Sync Log", run)
 	assert (log.fan_out_jobs, log.fan_out_done, log.processed, log.invoices_consolidated) == (3, 3, 6, 12)
