@@ -364,23 +364,44 @@ def test_a_cashier_closes_a_shift_the_sync_posted_in_desk(desk, world, browser):
 		later = [shop.sell(cashier, 1, {shop.cash: 30}), shop.sell(cashier, 2, {shop.card: 52})]
 		world.commit()
 
+		# The form sets the period's end to the current minute (seconds dropped): close a minute later.
+		time.sleep(61 - time.time() % 60)
 		log_in(browser, cashier)
-		page = open_desk_page(browser, "/app/pos-closing-entry/new")
-		form = page.locator('.page-container[data-page-route="POS Closing Entry"]')
-		opening = form.locator('[data-fieldname="pos_opening_entry"] input')
-		opening.wait_for(timeout=30000)
-		opening.press_sequentially(shift, delay=30)
-		form.get_by_role("option", name=shift).first.click()
+		# What the POS page's "Close the POS" does (pos_controller.js close_pos): a new closing with the
+		# shift's opening, opened in the form, which loads the shift's sales.
+		page = open_desk_page(browser, f"/app/pos-opening-entry/{shift}")
 		page.wait_for_function(
-			"(n) => window.cur_frm && (cur_frm.doc.pos_transactions || []).length === n",
+			"(shift) => window.cur_frm && cur_frm.doc.name === shift", arg=shift, timeout=30000
+		)
+		page.evaluate(
+			"""(shift) => frappe.db.get_doc("POS Opening Entry", shift).then((opening) => {
+				const voucher = frappe.model.get_new_doc("POS Closing Entry");
+				voucher.pos_profile = opening.pos_profile;
+				voucher.user = frappe.session.user;
+				voucher.company = opening.company;
+				voucher.pos_opening_entry = opening.name;
+				voucher.period_end_date = frappe.datetime.now_datetime();
+				voucher.posting_date = frappe.datetime.now_date();
+				voucher.posting_time = frappe.datetime.now_time();
+				frappe.set_route("Form", "POS Closing Entry", voucher.name);
+			})""",
+			shift,
+		)
+		form = page.locator('.page-container[data-page-route="POS Closing Entry"]')
+		page.wait_for_function(
+			"(n) => window.cur_frm && cur_frm.doctype === 'POS Closing Entry' && cur_frm.doc.period_start_date"
+			" && (cur_frm.doc.pos_transactions || []).length === n && frappe.get_route()[0] === 'Form'",
 			arg=len(shop.sales),
 			timeout=60000,
 		)
+		page.wait_for_timeout(3000)  # the form's loading of the sales has settled
+		assert page.evaluate("() => [cur_frm.doc.pos_transactions.length, cur_frm.doc.grand_total]") == [
+			5,
+			182,
+		]
 		page.keyboard.press("Control+s")
 		page.wait_for_function("() => cur_frm && !cur_frm.is_new() && !cur_frm.is_dirty()", timeout=60000)
-		form.locator(".form-message").get_by_text("already posted 3 of this shift's 5 sales").wait_for(
-			timeout=30000
-		)
+		form.get_by_text("already posted 3 of this shift's 5 sales").first.wait_for(timeout=30000)
 		page.screenshot(path=SCREENSHOTS / "13-pos-closing-lists-what-the-sync-posted.png", full_page=True)
 		name = page.evaluate("() => cur_frm.doc.name")
 		frappe.db.rollback()
@@ -398,9 +419,7 @@ def test_a_cashier_closes_a_shift_the_sync_posted_in_desk(desk, world, browser):
 		page.wait_for_function("() => cur_frm.doc.status === 'Submitted'", timeout=60000)
 		page.reload()
 		page.wait_for_function("() => window.cur_frm && cur_frm.doc.custom_stock_postings", timeout=60000)
-		form.locator(".form-message").get_by_text("What the stock sync posted stays posted").wait_for(
-			timeout=30000
-		)
+		form.get_by_text("What the stock sync posted stays posted").first.wait_for(timeout=30000)
 		form.locator('[data-fieldname="custom_stock_postings"]').get_by_text("Stock Sync").first.wait_for()
 		page.screenshot(path=SCREENSHOTS / "14-pos-closing-submitted.png", full_page=True)
 

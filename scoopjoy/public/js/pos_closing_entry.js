@@ -6,11 +6,11 @@
 frappe.ui.form.on("POS Closing Entry", {
 	refresh(frm) {
 		const note = frm.doc.custom_stock_posting_note;
-		if (!note) return;
+		if (!note || (frm.doc.docstatus === 1 && frm.doc.status === "Failed")) return; // ERPNext's headline
 		const left = (frm.doc.custom_stock_postings || []).some(
 			(row) => row.posted_by === "Left to the Stock Sync"
 		);
-		frm.set_intro(
+		frm.dashboard.set_headline(
 			frappe.utils.escape_html(note).replace(/\n\n/g, "<br><br>"),
 			left ? "orange" : "blue"
 		);
