@@ -372,3 +372,34 @@ def test_a_sale_counted_by_one_closing_cannot_be_counted_by_another(world, clean
 		duplicate.insert()
 	frappe.db.rollback()
 	assert_consolidated_once(shop.sales, shop.outlet.warehouse)
+
+
+def test_ten_sales_after_the_last_sync_are_consolidated_in_erpnexts_background_job(world, cleanup_users):
+	"""ERPNext consolidates a closing of 10 or more invoices in a background job (status Queued first);
+	here only the sales still to consolidate count, and the job re-reads them when it runs."""
+	shop = Shop(world)
+	cashier = shop.cashier("anna")
+	shift = shop.open_shift(cashier)
+	shop.sell(cashier, 1, {shop.cash: 26})
+	world.commit()
+	shop.sync()
+	later = [shop.sell(cashier, 1, {shop.card: 26}) for _ in range(10)]
+	world.commit()
+	closing = closing_from_opening(shift)
+	statuses = []
+	original = frappe.enqueue
+
+	def enqueue(method, **kwargs):  # the job runs inline in tests (ERPNext's now=in_test); see it queued
+		statuses.append((method, frappe.db.get_value("POS Closing Entry", closing.name, "status")))
+		return original(method, **kwargs)
+
+	frappe.enqueue = enqueue
+	try:
+		closing = submit_as(closing, cashier)
+	finally:
+		frappe.enqueue = original
+	assert statuses == [("scoopjoy.pos_closing.consolidate_shift", "Queued")]
+	assert closing.status == "Submitted"
+	assert invoices_in(merge_logs_of(closing.name)) == set(later)
+	shop.sync()
+	assert_consolidated_once(shop.sales, shop.outlet.warehouse)
