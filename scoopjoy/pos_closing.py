@@ -37,7 +37,7 @@ from erpnext.accounts.doctype.pos_invoice_merge_log.pos_invoice_merge_log import
 	split_invoices,
 )
 from frappe import _
-from frappe.query_builder.functions import Count, IfNull, Timestamp
+from frappe.query_builder.functions import IfNull, Timestamp
 from frappe.utils import get_datetime, get_time, getdate
 from frappe.utils.background_jobs import is_job_enqueued
 
@@ -474,33 +474,48 @@ def submitted_note(postings: list[dict], left: list[dict], total: int) -> str:
 
 
 def open_shifts_posted_by_sync(warehouses: list[str]) -> dict[str, list[str]]:
-	"""{warehouse: the open POS Opening Entries with sales in it that the sync has posted}."""
-	if not warehouses:
-		return {}
+	"""{warehouse: the open POS Opening Entries with sales in it that the sync has posted}. Two
+	queries: the open shifts (a few per outlet), then the sync-posted sales of their POS Profiles
+	since the earliest of them started (index on posting_date), matched to a shift in Python."""
 	opening = frappe.qb.DocType("POS Opening Entry")
+	shifts = (
+		frappe.qb.from_(opening)
+		.select(opening.name, opening.pos_profile, opening.user, opening.period_start_date)
+		.where((opening.docstatus == 1) & (opening.status == "Open"))
+		.run(as_dict=True)
+	)
+	if not shifts or not warehouses:
+		return {}
 	invoice = frappe.qb.DocType("POS Invoice")
 	ref = frappe.qb.DocType("POS Invoice Reference")
 	log = frappe.qb.DocType("POS Invoice Merge Log")
-	rows = (
-		frappe.qb.from_(opening)
-		.join(invoice)
-		.on(
-			(invoice.pos_profile == opening.pos_profile)
-			& (invoice.owner == opening.user)
-			& (invoice.docstatus == 1)
-			& (Timestamp(invoice.posting_date, invoice.posting_time) >= opening.period_start_date)
-		)
+	sales = (
+		frappe.qb.from_(invoice)
 		.join(ref)
 		.on((ref.pos_invoice == invoice.name) & (ref.parenttype == "POS Invoice Merge Log"))
 		.join(log)
 		.on((log.name == ref.parent) & (log.docstatus == 1) & (IfNull(log.pos_closing_entry, "") == ""))
-		.select(invoice.set_warehouse, opening.name, Count("*"))
-		.where((opening.docstatus == 1) & (opening.status == "Open") & invoice.set_warehouse.isin(warehouses))
-		.groupby(invoice.set_warehouse, opening.name)
-		.orderby(opening.name)
-		.run()
+		.select(
+			invoice.set_warehouse,
+			invoice.pos_profile,
+			invoice.owner,
+			Timestamp(invoice.posting_date, invoice.posting_time).as_("posted_at"),
+		)
+		.distinct()
+		.where(
+			(invoice.docstatus == 1)
+			& invoice.pos_profile.isin(list({shift.pos_profile for shift in shifts}))
+			& invoice.set_warehouse.isin(warehouses)
+			& (invoice.posting_date >= min(shift.period_start_date for shift in shifts).date())
+		)
+		.run(as_dict=True)
 	)
-	shifts = {}
-	for warehouse, name, _sales in rows:
-		shifts.setdefault(warehouse, []).append(name)
-	return shifts
+	posted = {}
+	for shift in sorted(shifts, key=lambda s: s.name):
+		for sale in sales:
+			if (sale.pos_profile, sale.owner) == (shift.pos_profile, shift.user) and get_datetime(
+				sale.posted_at
+			) >= get_datetime(shift.period_start_date):
+				if shift.name not in posted.setdefault(sale.set_warehouse, []):
+					posted[sale.set_warehouse].append(shift.name)
+	return posted
