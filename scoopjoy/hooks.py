@@ -15,7 +15,19 @@ doctype_list_js = {
 	"Franchise Agreement": "public/js/franchise_agreement_list.js",
 	"Stock Sync Log": "public/js/stock_sync_log_list.js",
 }
-doctype_js = {"Stock Sync Log": "public/js/stock_sync_log.js"}
+doctype_js = {
+	"Stock Sync Log": "public/js/stock_sync_log.js",
+	"POS Closing Entry": "public/js/pos_closing_entry.js",
+}
+
+# The cashier's shift closing counts the sales the stock sync already posted (scoopjoy.pos_closing);
+# both hand over to ERPNext's own code in "Mark invoices only" mode.
+override_doctype_class = {"POS Closing Entry": "scoopjoy.pos_closing.ShiftClosing"}
+override_whitelisted_methods = {
+	"erpnext.accounts.doctype.pos_closing_entry.pos_closing_entry.get_pos_invoices": (
+		"scoopjoy.pos_closing.get_pos_invoices"
+	)
+}
 
 # The POS Invoice flag the sync sets, and the workspace's panel; applied on install and migrate.
 fixtures = [

@@ -138,7 +138,10 @@ def consolidation_snapshot(invoices: list[str], warehouse: str, since) -> dict:
 			)
 		)
 	logs = frappe.get_all(
-		"POS Invoice Reference", filters={"pos_invoice": ("in", invoices)}, pluck="parent", distinct=True
+		"POS Invoice Reference",
+		filters={"pos_invoice": ("in", invoices), "parenttype": "POS Invoice Merge Log"},  # not closings'
+		pluck="parent",
+		distinct=True,
 	)
 	for log in sorted(logs, key=lambda name: min_invoice_position(name, invoices)):
 		doc = frappe.get_doc("POS Invoice Merge Log", log)
@@ -200,8 +203,11 @@ def voucher_snapshot(voucher: str, token, rows) -> dict:
 			{"parent": voucher},
 			["item_code", "qty", "stock_qty", "rate", "amount", "net_amount", "warehouse", "income_account"],
 		),
-		"payments": rows(
-			"Sales Invoice Payment", {"parent": voucher}, ["mode_of_payment", "account", "amount"]
+		"payments": rows(  # ERPNext's merge keeps each POS Invoice's own idx: ties between invoices
+			"Sales Invoice Payment",
+			{"parent": voucher},
+			["mode_of_payment", "account", "amount"],
+			order_by="idx asc, mode_of_payment asc, amount asc",
 		),
 		"taxes": rows(
 			"Sales Taxes and Charges", {"parent": voucher}, ["account_head", "tax_amount", "total"]

@@ -340,3 +340,93 @@ def test_operator_sees_settings_health_workspace_and_the_bell(desk, world, users
 	page.screenshot(path=SCREENSHOTS / "9-scoopjoy-settings-refused.png")
 	frappe.db.rollback()
 	assert frappe.db.get_single_value("ScoopJoy Settings", "fan_out_batch", cache=False) == stored
+
+
+@pytest.mark.consolidating
+def test_a_cashier_closes_a_shift_the_sync_posted_in_desk(desk, world, browser):
+	"""With stock posting on: a cashier's shift (cash, card, a return), synced mid-shift, then more
+	sales; the cashier makes the POS Closing Entry in Desk by picking the shift's opening, as the POS
+	page's "Close the POS" leads to. The form lists every sale, expects the right cash and card, says
+	which sales the sync posted and what cancelling does; submitting consolidates only the rest."""
+	from tests.integration.ledger import assert_consolidated_once, merge_log_refs
+	from tests.integration.shifts import Shop, delete_cashiers, invoices_in, merge_logs_of
+
+	shop = Shop(world, "Desk Shift")
+	cashier = shop.cashier("cashier")
+	frappe.utils.password.update_password(cashier, PASSWORD)
+	try:
+		shift = shop.open_shift(cashier, cash=100)
+		first = shop.sell(cashier, 2, {shop.cash: 52})
+		shop.sell(cashier, 3, {shop.card: 78})
+		shop.refund(cashier, first, 1)
+		world.commit()
+		shop.sync()
+		later = [shop.sell(cashier, 1, {shop.cash: 30}), shop.sell(cashier, 2, {shop.card: 52})]
+		world.commit()
+
+		# The form sets the period's end to the current minute (seconds dropped): close a minute later.
+		time.sleep(61 - time.time() % 60)
+		log_in(browser, cashier)
+		# What the POS page's "Close the POS" does (pos_controller.js close_pos): a new closing with the
+		# shift's opening, opened in the form, which loads the shift's sales.
+		page = open_desk_page(browser, f"/app/pos-opening-entry/{shift}")
+		page.wait_for_function(
+			"(shift) => window.cur_frm && cur_frm.doc.name === shift", arg=shift, timeout=30000
+		)
+		page.evaluate(
+			"""(shift) => frappe.db.get_doc("POS Opening Entry", shift).then((opening) => {
+				const voucher = frappe.model.get_new_doc("POS Closing Entry");
+				voucher.pos_profile = opening.pos_profile;
+				voucher.user = frappe.session.user;
+				voucher.company = opening.company;
+				voucher.pos_opening_entry = opening.name;
+				voucher.period_end_date = frappe.datetime.now_datetime();
+				voucher.posting_date = frappe.datetime.now_date();
+				voucher.posting_time = frappe.datetime.now_time();
+				frappe.set_route("Form", "POS Closing Entry", voucher.name);
+			})""",
+			shift,
+		)
+		form = page.locator('.page-container[data-page-route="POS Closing Entry"]')
+		page.wait_for_function(
+			"(n) => window.cur_frm && cur_frm.doctype === 'POS Closing Entry' && cur_frm.doc.period_start_date"
+			" && (cur_frm.doc.pos_transactions || []).length === n && frappe.get_route()[0] === 'Form'",
+			arg=len(shop.sales),
+			timeout=60000,
+		)
+		page.wait_for_timeout(3000)  # the form's loading of the sales has settled
+		assert page.evaluate("() => [cur_frm.doc.pos_transactions.length, cur_frm.doc.grand_total]") == [
+			5,
+			182,
+		]
+		page.keyboard.press("Control+s")
+		page.wait_for_function("() => cur_frm && !cur_frm.is_new() && !cur_frm.is_dirty()", timeout=60000)
+		form.get_by_text("already posted 3 of this shift's 5 sales").first.wait_for(timeout=30000)
+		page.screenshot(path=SCREENSHOTS / "13-pos-closing-lists-what-the-sync-posted.png", full_page=True)
+		name = page.evaluate("() => cur_frm.doc.name")
+		frappe.db.rollback()
+		closing = frappe.get_doc("POS Closing Entry", name)
+		assert [row.pos_invoice for row in closing.pos_transactions] == shop.sales
+		# Cash: 100 + 52 - 26 refund + (30 - 4 change); card: 78 + 52.
+		assert {r.mode_of_payment: r.expected_amount for r in closing.payment_reconciliation} == {
+			shop.cash: 152,
+			shop.card: 130,
+		}
+
+		page.get_by_role("button", name="Submit").first.click()
+		page.locator(".modal.show").get_by_role("button", name="Yes").click()
+		page.wait_for_function("() => cur_frm && cur_frm.doc.docstatus === 1", timeout=60000)
+		page.wait_for_function("() => cur_frm.doc.status === 'Submitted'", timeout=60000)
+		page.reload()
+		page.wait_for_function("() => window.cur_frm && cur_frm.doc.custom_stock_postings", timeout=60000)
+		form.get_by_text("What the stock sync posted stays posted").first.wait_for(timeout=30000)
+		form.locator('[data-fieldname="custom_stock_postings"]').get_by_text("Stock Sync").first.wait_for()
+		page.screenshot(path=SCREENSHOTS / "14-pos-closing-submitted.png", full_page=True)
+
+		frappe.db.rollback()
+		assert invoices_in(merge_logs_of(name)) == set(later)
+		assert [merge_log_refs(invoice) for invoice in shop.sales] == [1] * len(shop.sales)
+		shop.sync()
+		assert_consolidated_once(shop.sales, shop.outlet.warehouse)
+	finally:
+		delete_cashiers(world)

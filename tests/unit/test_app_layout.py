@@ -36,6 +36,7 @@ def hooks() -> dict:
 		"Stock Sync Log Consolidation",
 		"Outlet Sync Status",
 		"ScoopJoy Settings",
+		"Shift Stock Posting",
 	],
 )
 def test_doctype_json_is_complete_and_consistent(name):
@@ -130,6 +131,25 @@ def test_custom_field_fixture_is_indexed_and_owned_by_the_module():
 	assert (field["default"], field["read_only"], field["no_copy"], field["search_index"]) == ("0", 1, 1, 1)
 	assert field["module"] == "ScoopJoy"
 	assert field["name"] == "POS Invoice-custom_stock_synced"
+
+
+def test_pos_closing_fields_are_owned_by_the_module_and_written_after_submit():
+	fields = json.loads((APP / "fixtures" / "pos_closing_entry_custom_field.json").read_text())
+	assert {f["module"] for f in fields} == {"ScoopJoy"} and {f["dt"] for f in fields} == {
+		"POS Closing Entry"
+	}
+	by_name = {f["fieldname"]: f for f in fields}
+	assert by_name["custom_stock_postings"]["options"] == "Shift Stock Posting"
+	for fieldname in ("custom_stock_postings", "custom_stock_posting_note"):
+		assert (by_name[fieldname]["allow_on_submit"], by_name[fieldname]["read_only"]) == (1, 1)
+	assert doctype("Shift Stock Posting")["istable"] == 1
+	h = hooks()
+	assert h["override_doctype_class"] == {"POS Closing Entry": "scoopjoy.pos_closing.ShiftClosing"}
+	assert h["override_whitelisted_methods"] == {
+		"erpnext.accounts.doctype.pos_closing_entry.pos_closing_entry.get_pos_invoices": (
+			"scoopjoy.pos_closing.get_pos_invoices"
+		)
+	}
 
 
 def test_hooks_declare_fixtures_scheduler_and_desk_code():

@@ -12,6 +12,7 @@ from frappe import _
 from frappe.query_builder.functions import Count, Min
 from frappe.utils import cint, now_datetime, time_diff_in_seconds
 
+from scoopjoy.pos_closing import open_shifts_posted_by_sync
 from scoopjoy.scoopjoy.doctype.outlet_sync_status.outlet_sync_status import CHRONIC_FAILURES
 from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import schedule
 
@@ -47,6 +48,7 @@ def outlet_rows(filters) -> list[dict]:
 		outlet.oldest_pending = oldest
 		outlet.oldest_pending_age = time_diff_in_seconds(now, oldest) if oldest else None
 		outlet.state = state_of(outlet, backlog_after)
+	add_open_shifts(outlets)
 	rank = {state: i for i, state in enumerate(STATES)}
 	outlets.sort(
 		key=lambda o: (
@@ -88,6 +90,13 @@ def active_outlets(filters) -> list[dict]:
 	if filters.territory:
 		query = query.where(agreement.territory == filters.territory)
 	return query.run(as_dict=True)
+
+
+def add_open_shifts(outlets: list[dict]):
+	"""Open POS shifts whose sales the sync already posted: their closings count those sales too."""
+	shifts = open_shifts_posted_by_sync([o.warehouse for o in outlets if o.warehouse])
+	for outlet in outlets:
+		outlet.open_shifts_posted = ", ".join(shifts.get(outlet.warehouse, []))
 
 
 def pending_invoices(warehouses: list[str]) -> dict[str, tuple]:
@@ -220,5 +229,11 @@ def columns() -> list[dict]:
 			"fieldtype": "Link",
 			"options": "Stock Sync Log",
 			"width": 130,
+		},
+		{
+			"fieldname": "open_shifts_posted",
+			"label": _("Open Shifts Posted by Sync"),
+			"fieldtype": "Data",
+			"width": 200,
 		},
 	]

@@ -1,0 +1,259 @@
+"""A shop that works in POS shifts, for the closing tests: an outlet whose POS Profile takes cash and
+card, cashiers who sell through ERPNext in their own sessions, and the closing made from the shift's
+opening the way the closing form makes it."""
+
+import frappe
+from frappe.utils import add_to_date, flt, now_datetime
+
+from scoopjoy import demo, stock_sync
+
+LISTING = "erpnext.accounts.doctype.pos_closing_entry.pos_closing_entry.get_pos_invoices"
+RATE, TAX = 25.0, 4.0  # a scoop costs 25 + 4 % tax: 26.00
+CASHIER_ROLES = ("System Manager", "Accounts Manager", "Sales Manager", "Stock Manager")
+
+
+class Shop:
+	"""One outlet of the world with a POS Profile that takes cash and card, a tax account and
+	cashiers; sales are POS Invoices made through ERPNext by the cashier's own session."""
+
+	def __init__(self, world, label="Shift", stock=100, profile_of=None):
+		self.world = world
+		self.company = world.company
+		self.scoop = world.make_item("SCOOP")
+		self.outlet = world.make_stocked_outlet(label, {self.scoop: stock})
+		self.cash = demo.cash_mode_of_payment(self.company)
+		self.card = card_mode_of_payment(self.company)
+		self.tax_account = frappe.get_all(
+			"Account", filters={"company": self.company, "account_type": "Tax", "is_group": 0}, pluck="name"
+		)[0]
+		profile = frappe.get_doc("POS Profile", self.outlet.pos_profile)
+		profile.append("payments", {"mode_of_payment": self.card})
+		profile.disable_rounded_total = 1  # the expected amounts are the exact totals
+		profile.save()
+		self.customer = frappe.db.get_value("POS Profile", profile.name, "customer")
+		self.sales = []
+
+	def cashier(self, key: str) -> str:
+		email = f"{self.world.tag.lower()}-{key}@scoopjoy.example"
+		if not frappe.db.exists("User", email):
+			user = frappe.get_doc(
+				{"doctype": "User", "email": email, "first_name": key, "send_welcome_email": 0}
+			).insert()
+			user.add_roles(*CASHIER_ROLES)
+			self.world.users = [*getattr(self.world, "users", []), email]
+		return email
+
+	def open_shift(self, cashier: str, cash: float = 100.0) -> str:
+		opening = frappe.get_doc(
+			{
+				"doctype": "POS Opening Entry",
+				"pos_profile": self.outlet.pos_profile,
+				"company": self.company,
+				"user": cashier,
+				"period_start_date": add_to_date(now_datetime(), minutes=-1),
+				"balance_details": [
+					{"mode_of_payment": self.cash, "opening_amount": cash},
+					{"mode_of_payment": self.card, "opening_amount": 0},
+				],
+			}
+		)
+		opening.insert()
+		opening.submit()
+		return opening.name
+
+	def sell(self, cashier: str, scoops: float, paid: dict, customer: str | None = None) -> str:
+		"""A sale of `scoops` at 25 + 4 % tax, paid {mode: amount}; cash over the total is change."""
+		frappe.set_user(cashier)
+		try:
+			invoice = frappe.get_doc(
+				{
+					"doctype": "POS Invoice",
+					"company": self.company,
+					"pos_profile": self.outlet.pos_profile,
+					"customer": customer or self.customer,
+					"update_stock": 1,
+					"items": [{"item_code": self.scoop, "qty": scoops, "rate": RATE}],
+					"taxes": [
+						{
+							"charge_type": "On Net Total",
+							"account_head": self.tax_account,
+							"rate": TAX,
+							"description": "Sales tax",
+						}
+					],
+					"payments": [
+						{"mode_of_payment": mode, "amount": amount} for mode, amount in paid.items()
+					],
+				}
+			)
+			invoice.insert()
+			invoice.submit()
+		finally:
+			frappe.set_user("Administrator")
+		self.sales.append(invoice.name)
+		self.world.sold.append(invoice.name)
+		return invoice.name
+
+	def refund(self, cashier: str, invoice: str, scoops: float) -> str:
+		"""A return of some scoops of a sale, refunded in cash, through ERPNext's mapper."""
+		from erpnext.accounts.doctype.pos_invoice.pos_invoice import make_sales_return
+
+		frappe.set_user(cashier)
+		try:
+			credit = make_sales_return(invoice)
+			credit.items[0].qty = -scoops
+			credit.payments = [p for p in credit.payments if p.mode_of_payment == self.cash]
+			credit.payments[0].amount = -scoops * RATE * (1 + TAX / 100)
+			credit.insert()
+			credit.submit()
+		finally:
+			frappe.set_user("Administrator")
+		self.sales.append(credit.name)
+		self.world.sold.append(credit.name)
+		return credit.name
+
+	def sync(self):
+		stock_sync.process_stock_sync(self.world.group)
+		frappe.db.rollback()
+
+
+def card_mode_of_payment(company: str) -> str:
+	mop = frappe.get_doc("Mode of Payment", "Credit Card")
+	if not any(row.company == company for row in mop.accounts):
+		account = frappe.get_all(
+			"Account", filters={"company": company, "account_type": "Bank", "is_group": 0}, pluck="name"
+		)[0]
+		mop.append("accounts", {"company": company, "default_account": account})
+		mop.save()
+	return mop.name
+
+
+def desk_call(cmd: str, **kwargs):
+	"""A whitelisted method as the closing form calls it: through override_whitelisted_methods."""
+	for hook in reversed(frappe.get_hooks("override_whitelisted_methods", {}).get(cmd, [])):
+		cmd = hook
+		break
+	return frappe.call(frappe.get_attr(cmd), **kwargs)
+
+
+def closing_from_opening(opening_name: str, as_user: str | None = None):
+	"""What the POS Closing Entry form does when a cashier picks the shift's opening (in Desk, or from
+	the POS page's "Close the POS"): the opening amounts, then every sale the listing returns, totalled
+	(pos_closing_entry.js: set_opening_amounts, get_pos_invoices, set_form_data, refresh_payments with
+	the change given back in cash). Inserted as the cashier; not submitted."""
+	opening = frappe.get_doc("POS Opening Entry", opening_name)
+	closing = frappe.new_doc("POS Closing Entry")
+	closing.update(
+		{
+			"pos_opening_entry": opening.name,
+			"period_start_date": opening.period_start_date,
+			"period_end_date": now_datetime(),
+			"pos_profile": opening.pos_profile,
+			"user": opening.user,
+			"company": opening.company,
+		}
+	)
+	payments = {}
+	for detail in opening.balance_details:
+		payments[detail.mode_of_payment] = frappe._dict(
+			mode_of_payment=detail.mode_of_payment,
+			opening_amount=detail.opening_amount,
+			expected_amount=detail.opening_amount,
+		)
+	frappe.set_user(as_user or opening.user)
+	try:
+		sales = desk_call(
+			LISTING,
+			start=str(closing.period_start_date),
+			end=str(closing.period_end_date),
+			pos_profile=closing.pos_profile,
+			user=closing.user,
+		)
+		taxes = {}
+		for sale in sales:
+			closing.append(
+				"pos_transactions",
+				{
+					"pos_invoice": sale.name,
+					"posting_date": sale.posting_date,
+					"grand_total": sale.grand_total,
+					"customer": sale.customer,
+				},
+			)
+			closing.grand_total = flt(closing.grand_total) + flt(sale.grand_total)
+			closing.net_total = flt(closing.net_total) + flt(sale.net_total)
+			closing.total_quantity = flt(closing.total_quantity) + flt(sale.total_qty)
+			for tax in sale.taxes:
+				key = (tax.account_head, tax.rate)
+				taxes[key] = taxes.get(key, 0) + flt(tax.tax_amount)
+			for payment in sale.payments:
+				amount = flt(payment.amount)
+				if payment.account == sale.account_for_change_amount:
+					amount -= flt(sale.change_amount)
+				row = payments.setdefault(
+					payment.mode_of_payment,
+					frappe._dict(
+						mode_of_payment=payment.mode_of_payment, opening_amount=0, expected_amount=0
+					),
+				)
+				row.expected_amount += amount
+		for row in payments.values():
+			row.closing_amount = row.expected_amount  # the cashier's count matches
+		closing.set("payment_reconciliation", list(payments.values()))
+		closing.set(
+			"taxes",
+			[
+				{"account_head": account, "rate": rate, "amount": amount}
+				for (account, rate), amount in taxes.items()
+			],
+		)
+		closing.insert()
+	finally:
+		frappe.set_user("Administrator")
+	closing.sales_listed = sales
+	return closing
+
+
+def submit_as(closing, user: str):
+	frappe.set_user(user)
+	try:
+		closing.submit()
+		frappe.db.commit()  # as the request would
+	finally:
+		frappe.set_user("Administrator")
+	return frappe.get_doc("POS Closing Entry", closing.name)
+
+
+def expected(closing) -> dict:
+	return {row.mode_of_payment: flt(row.expected_amount, 2) for row in closing.payment_reconciliation}
+
+
+def listed(closing) -> list[str]:
+	return [row.pos_invoice for row in closing.pos_transactions]
+
+
+def merge_logs_of(closing_name: str) -> list[str]:
+	return frappe.get_all(
+		"POS Invoice Merge Log", filters={"pos_closing_entry": closing_name, "docstatus": 1}, pluck="name"
+	)
+
+
+def invoices_in(merge_logs: list[str]) -> set[str]:
+	return set(
+		frappe.get_all(
+			"POS Invoice Reference",
+			filters={"parent": ("in", merge_logs or [""]), "parenttype": "POS Invoice Merge Log"},
+			pluck="pos_invoice",
+		)
+	)
+
+
+def postings(closing) -> list[tuple]:
+	return [(r.posted_by, r.merge_log, r.sales, r.pos_invoice) for r in closing.custom_stock_postings]
+
+
+def delete_cashiers(world):
+	frappe.db.rollback()
+	for email in getattr(world, "users", []):
+		frappe.delete_doc("User", email, force=True)
+	frappe.db.commit()
