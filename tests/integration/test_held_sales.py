@@ -17,6 +17,7 @@ from tests.integration.ledger import (  # noqa: E402
 	merge_log_refs,
 	stock_moved_by_sales,
 )
+from tests.integration.test_operations import bell, people  # noqa: E402, F401  (a fixture)
 from tests.integration.world import RealtimeRecorder, rows  # noqa: E402
 
 pytestmark = pytest.mark.consolidating
@@ -266,3 +267,41 @@ def test_a_held_sale_the_cashier_cancels_or_returns_leaves_the_list(world, queue
 	assert (bin_qty(scoop, outlet.warehouse), bin_qty(mango, outlet.warehouse)) == (9, 0)
 	assert merge_log_refs(cancelled) == 0
 	assert frappe.get_doc("Stock Sync Log", world.logs()[-1]).status == "Completed"
+
+
+def test_held_sales_show_in_the_bell_the_health_report_and_the_bench_command(world, people, capsys):  # noqa: F811
+	from scoopjoy.commands import print_summary
+	from scoopjoy.scoopjoy.report.outlet_sync_health import outlet_sync_health
+
+	scoop, mango = world.make_item("SCOOP"), world.make_item("MANGO")
+	outlet = world.make_stocked_outlet("Seven Held", {scoop: 10, mango: 7})
+	good = [world.sell(outlet, {scoop: 1}) for _ in range(2)]
+	bad = [world.sell(outlet, {mango: 1}) for _ in range(7)]
+	world.move_stock(outlet.warehouse, {mango: 7}, "Material Issue")
+	world.commit()
+
+	stock_sync.process_stock_sync(world.group)
+	frappe.db.rollback()
+	log = frappe.get_doc("Stock Sync Log", world.logs()[-1])
+	assert (log.status, log.invoices_consolidated, log.invoices_held) == ("Completed with Errors", 2, 7)
+	assert_consolidated_once(good, outlet.warehouse)
+	assert sorted(h.pos_invoice for h in log.held_sales) == sorted(bad)
+
+	# The bell: the first five held sales by name, then how many more.
+	[subject] = bell(people.manager, log.name)
+	named = ", ".join(h.pos_invoice for h in log.held_sales[:5])
+	assert f"7 sales held ({named} and 2 more)" in subject, subject
+	assert bell(people.clerk, log.name) == []
+
+	# The health report: a state of its own, the count, the oldest held sale to open, and why.
+	[row] = [
+		r for r in outlet_sync_health.execute({"outlet_group": world.group})[1] if r.outlet == outlet.name
+	]
+	assert (row.state, row.held_sales, row.oldest_held_sale) == ("Sales Held", 7, min(bad))
+	assert "needed in" in row.held_reason and row.oldest_held_age >= 0
+
+	# The bench command's summary.
+	print_summary(log.completion_message())
+	printed = capsys.readouterr().out
+	assert "7 sales held (retried by every run):" in printed
+	assert all(f"  {invoice} of {outlet.name}, held since " in printed for invoice in bad)

@@ -85,23 +85,17 @@ def held_in_warehouses(warehouses: list[str]) -> list[str]:
 	)
 
 
-def held_per_outlet(outlets: list[str]) -> dict[str, frappe._dict]:
-	"""{outlet: (held, oldest held_since)} for the health report."""
-	if not outlets:
-		return {}
-	table = frappe.qb.DocType("Held POS Sale")
-	rows = (
-		frappe.qb.from_(table)
-		.select(
-			table.outlet,
-			frappe.query_builder.functions.Count("*").as_("held"),
-			frappe.query_builder.functions.Min(table.held_since).as_("oldest"),
-		)
-		.where(table.outlet.isin(outlets))
-		.groupby(table.outlet)
-		.run(as_dict=True)
-	)
-	return {row.outlet: row for row in rows}
+def held_sales_of(outlets: list[str]) -> dict[str, list[dict]]:
+	"""{outlet: its held sales, oldest first} for the health report (index on outlet)."""
+	held = {}
+	for sale in frappe.get_all(
+		"Held POS Sale",
+		filters={"outlet": ("in", outlets or [""])},
+		fields=["name", "outlet", "reason", "held_since"],
+		order_by="held_since asc, name asc",
+	):
+		held.setdefault(sale.outlet, []).append(sale)
+	return held
 
 
 def forget_corrected_sale(doc, method=None):
