@@ -15,6 +15,7 @@ ERPNext's own "modified after you opened it" check, because consolidating re-sav
 
 import html
 import math
+import re
 from collections import defaultdict
 from contextlib import contextmanager
 from functools import partial
@@ -120,6 +121,7 @@ class Isolation:
 
 	def __init__(self, invoices: list[dict]):
 		self.units = sales_with_their_returns(invoices)
+		self.sold = what_they_sell(invoices)
 		depth = math.ceil(math.log2(len(self.units))) if len(self.units) > 1 else 0
 		self.bound = 1 + 6 * depth
 		self.give_up_after = depth + SAME_REASON_SLACK
@@ -144,7 +146,7 @@ class Isolation:
 			return
 		if self.out_of_attempts(units, known_bad):
 			return
-		first, second = units[: len(units) // 2], units[len(units) // 2 :]
+		first, second = self.split(units, known_bad)
 		first_failed = self.attempt(first)
 		if first_failed:
 			self.isolate(first, known_bad=first_failed)
@@ -186,18 +188,50 @@ class Isolation:
 		return None
 
 	def failed(self, reason: str) -> str:
-		self.failures_in_a_row = self.failures_in_a_row + 1 if reason == self.last_reason else 1
-		self.last_reason = reason
+		# ERPNext's messages name the attempt's own voucher and time ("… for Sales Invoice ACC-SINV-…
+		# on 01-12-2026 20:51"): compare them without their digits.
+		key = re.sub(r"\d+", "#", reason)
+		self.failures_in_a_row = self.failures_in_a_row + 1 if key == self.last_reason else 1
+		self.last_reason = key
 		if not self.posted and self.failures_in_a_row >= self.give_up_after and len(self.units) > 1:
 			raise SaleIndependentFailure(
 				_("{0} (every sale failed alike: {1} attempts)").format(reason, self.attempts), self.attempts
 			)
 		return reason
 
+	def split(self, units: list[list[dict]], reason: str) -> tuple[list, list]:
+		"""Two parts to try, the first one first. When ERPNext's reason names what some of the units
+		sell or who bought them ("… units of Item MANGO needed …", "Item OLD is disabled"), those are
+		the suspects: the others go first, and if they post, the suspects are known bad without a
+		retry, so one bad sale among n costs 2 attempts instead of about 2·log2(n). Otherwise halves,
+		in posting order. A wrong suspicion costs attempts, never correctness: every part is tried."""
+		suspects = [
+			unit
+			for unit in units
+			if any(name and name in reason for invoice in unit for name in self.sold[invoice.pos_invoice])
+		]
+		if 0 < len(suspects) < len(units):
+			return [unit for unit in units if unit not in suspects], suspects
+		return units[: len(units) // 2], units[len(units) // 2 :]
+
 	def hold(self, units: list[list[dict]], reason: str):
 		self.held += [
 			{"pos_invoice": invoice.pos_invoice, "reason": reason} for unit in units for invoice in unit
 		]
+
+
+def what_they_sell(invoices: list[dict]) -> dict[str, set[str]]:
+	"""Per invoice, the names ERPNext's reasons may mention: customer, item codes, batch numbers."""
+	sold = {invoice.pos_invoice: {invoice.customer} for invoice in invoices}
+	item = frappe.qb.DocType("POS Invoice Item")
+	for parent, item_code, batch_no in (
+		frappe.qb.from_(item)
+		.select(item.parent, item.item_code, item.batch_no)
+		.where(item.parent.isin(list(sold) or [""]))
+		.run()
+	):
+		sold[parent].update(n for n in (item_code, batch_no) if n)
+	return sold
 
 
 def sales_with_their_returns(invoices: list[dict]) -> list[list[dict]]:

@@ -8,12 +8,19 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-BENCH = Path(os.environ.get("FRAPPE_BENCH", "~/frappe-bench")).expanduser()
+# The bench whose Python runs the tests (its env/bin/python), unless FRAPPE_BENCH names one: the
+# tests must never run one bench's code against another bench's site.
+_RUNNING_BENCH = Path(sys.executable).parent.parent.parent
+BENCH = Path(
+	os.environ.get("FRAPPE_BENCH")
+	or (_RUNNING_BENCH if (_RUNNING_BENCH / "apps" / "frappe").is_dir() else "~/frappe-bench")
+).expanduser()
 SITE = os.environ.get("FRAPPE_SITE", "test_site")
 
 
