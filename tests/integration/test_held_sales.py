@@ -305,3 +305,50 @@ def test_held_sales_show_in_the_bell_the_health_report_and_the_bench_command(wor
 	printed = capsys.readouterr().out
 	assert "7 sales held (retried by every run):" in printed
 	assert all(f"  {invoice} of {outlet.name}, held since " in printed for invoice in bad)
+
+
+@pytest.mark.parametrize("kind", ["short stock", "disabled item"])
+def test_a_held_sale_leaves_no_trace_the_rest_posts_exactly_what_a_clean_twin_posts(world, kind):
+	"""Twin outlets, the same stock and the same good sales (two customers, two items, a return): one
+	consolidated on ERPNext's own linking path without the bad sale, the other by the sync with one bad
+	sale in the middle. Every POS Invoice, merge log, Sales Invoice and credit note (items, payments,
+	taxes), Stock Ledger Entry, GL and Payment Ledger Entry and Bin of the good sales: equal."""
+	from unittest import mock
+
+	from frappe.utils import now_datetime
+
+	from scoopjoy import stock_posting
+	from tests.integration.ledger import consolidation_snapshot
+	from tests.integration.test_bulk_linking import identical_outlet
+
+	scoop, cone, mango = world.make_item("SCOOP"), world.make_item("CONE"), world.make_item("MANGO")
+	regular, other = world.make_customer("Regular"), world.make_customer("Other")
+	clean = identical_outlet(world, "Clean", scoop, cone, regular, other)
+	ours = identical_outlet(world, "Held", scoop, cone, regular, other)
+	world.move_stock(ours.warehouse, {mango: 2}, "Material Receipt")
+	bad = world.sell(ours, {mango: 2}, regular)  # the same customer as two good sales
+	if kind == "short stock":
+		world.move_stock(ours.warehouse, {mango: 1}, "Material Issue")
+	else:
+		frappe.db.set_value("Item", mango, "disabled", 1)
+	good = ours.invoices
+	world.commit()
+	since = now_datetime()
+	try:
+		with mock.patch.object(stock_posting, "reasons_to_link_one_by_one", return_value=["ERPNext's path"]):
+			stock_sync.process_stock_sync(clean.group)
+		stock_sync.process_stock_sync(ours.group)
+		frappe.db.rollback()
+	finally:
+		frappe.db.set_value("Item", mango, "disabled", 0)
+		frappe.db.commit()
+
+	row = rows(world.logs(ours.group)[-1])[ours.name]
+	assert (row.result, row.invoices_consolidated, row.invoices_held, row.attempts) == ("Synced", 5, 1, 2)
+	assert_consolidated_once(clean.invoices, clean.warehouse)
+	assert_consolidated_once(good, ours.warehouse)
+	assert (merge_log_refs(bad), list(held_list(ours))) == (0, [bad])
+	theirs = consolidation_snapshot(clean.invoices, clean.warehouse, since)
+	mine = consolidation_snapshot(good, ours.warehouse, since)
+	for part in ("invoices", "merge_logs", "vouchers", "bins"):
+		assert mine[part] == theirs[part], part
