@@ -121,7 +121,7 @@ class Isolation:
 
 	def __init__(self, invoices: list[dict]):
 		self.units = sales_with_their_returns(invoices)
-		self.sold = what_they_sell(invoices)
+		self.invoices, self.sold = invoices, None  # read on the first split: a clean outlet needs none
 		depth = math.ceil(math.log2(len(self.units))) if len(self.units) > 1 else 0
 		self.bound = 1 + 6 * depth
 		self.give_up_after = depth + SAME_REASON_SLACK
@@ -205,6 +205,8 @@ class Isolation:
 		the suspects: the others go first, and if they post, the suspects are known bad without a
 		retry, so one bad sale among n costs 2 attempts instead of about 2·log2(n). Otherwise halves,
 		in posting order. A wrong suspicion costs attempts, never correctness: every part is tried."""
+		if self.sold is None:
+			self.sold = what_they_sell(self.invoices)
 		suspects = [
 			unit
 			for unit in units
