@@ -52,14 +52,31 @@ def notify(emails: list[str], doctype: str, name: str, subject: str, content: st
 
 def run_subject(run) -> str:
 	failed = run.failed_outlets()
-	if not failed:  # given up before any outlet failed: the run itself is the trouble
+	held = held_part(run)
+	if not failed and not held:  # given up before any outlet failed: the run itself is the trouble
 		return _("Stock sync {0} {1}: {2}").format(run.name, _(run.status), run.summary)
-	named = ", ".join(failed[:FIRST_FEW])
-	if len(failed) > FIRST_FEW:
-		named = _("{0} and {1} more").format(named, len(failed) - FIRST_FEW)
-	return _("Stock sync {0} {1}: {2} of {3} outlets failed ({4})").format(
-		run.name, _(run.status), len(failed), run.total_outlets, named
+	if not failed:
+		return _("Stock sync {0} {1}: {2}").format(run.name, _(run.status), held)
+	subject = _("Stock sync {0} {1}: {2} of {3} outlets failed ({4})").format(
+		run.name, _(run.status), len(failed), run.total_outlets, first_few(failed)
 	)
+	return f"{subject}; {held}" if held else subject
+
+
+def held_part(run) -> str:
+	"""The run's held sales, the first few by name: "3 sales held (SINV-1, SINV-2 and 1 more)"."""
+	if not run.get("invoices_held"):
+		return ""
+	names = [h.pos_invoice for h in run.held_sale_rows(limit=FIRST_FEW + 1)]
+	return _("{0} sales held ({1})").format(run.invoices_held, first_few(names, total=run.invoices_held))
+
+
+def first_few(names: list[str], total: int | None = None) -> str:
+	total = len(names) if total is None else total
+	named = ", ".join(names[:FIRST_FEW])
+	if total > FIRST_FEW:
+		named = _("{0} and {1} more").format(named, total - FIRST_FEW)
+	return named
 
 
 def chronic_subject(outlet) -> str:

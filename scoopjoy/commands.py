@@ -87,6 +87,14 @@ def print_summary(outcome: dict):
 	)
 	for error in outcome["error_details"]:
 		click.echo(f"  {error['outlet']} ({error['franchise_name']}): {error['message']}")
+	if outcome.get("invoices_held"):
+		click.secho(f"{outcome['invoices_held']} sales held (retried by every run):", fg="yellow")
+		for held in outcome["held_details"]:
+			click.echo(
+				f"  {held['pos_invoice']} of {held['outlet']}, held since {held['held_since']}: {held['reason']}"
+			)
+		if outcome["invoices_held"] > len(outcome["held_details"]):
+			click.echo(f"  and {outcome['invoices_held'] - len(outcome['held_details'])} more")
 
 
 @click.command("scoopjoy-sync-status")

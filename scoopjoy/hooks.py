@@ -55,8 +55,26 @@ after_migrate = "scoopjoy.install.after_migrate"
 
 # Stock Sync Log joins Frappe's daily log clean-up; its days follow ScoopJoy Settings' retention.
 default_log_clearing_doctypes = {"Stock Sync Log": 90}
+# Held sales (doctype Held POS Sale): a stock transaction bringing stock into a warehouse of an outlet
+# with held sales syncs that outlet at once; a held sale the cashier cancels or returns leaves the list.
 doc_events = {
 	"Log Settings": {
 		"on_update": "scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings.retention_from_log_settings"
-	}
+	},
+	"POS Invoice": {
+		"on_submit": "scoopjoy.scoopjoy.doctype.held_pos_sale.held_pos_sale.forget_corrected_sale",
+		"on_cancel": "scoopjoy.scoopjoy.doctype.held_pos_sale.held_pos_sale.forget_corrected_sale",
+	},
+	"Stock Entry": {"on_submit": "scoopjoy.scoopjoy.doctype.held_pos_sale.held_pos_sale.sync_on_stock_in"},
+	"Purchase Receipt": {
+		"on_submit": "scoopjoy.scoopjoy.doctype.held_pos_sale.held_pos_sale.sync_on_stock_in"
+	},
+	"Purchase Invoice": {
+		"on_submit": "scoopjoy.scoopjoy.doctype.held_pos_sale.held_pos_sale.sync_on_stock_in"
+	},
+	"Stock Reconciliation": {
+		"on_submit": "scoopjoy.scoopjoy.doctype.held_pos_sale.held_pos_sale.sync_on_stock_in"
+	},
+	"Delivery Note": {"on_submit": "scoopjoy.scoopjoy.doctype.held_pos_sale.held_pos_sale.sync_on_stock_in"},
+	"Sales Invoice": {"on_submit": "scoopjoy.scoopjoy.doctype.held_pos_sale.held_pos_sale.sync_on_stock_in"},
 }

@@ -71,7 +71,7 @@ def retry_failed_outlets(sync_log: str) -> dict:
 	run = frappe.get_doc("Stock Sync Log", sync_log)
 	if run.is_active() or run.awaiting_report:
 		frappe.throw(_("Stock sync {0} has not finished yet.").format(run.name))
-	if not run.failed_outlets():
+	if not run.outlets_to_retry():
 		frappe.throw(_("Stock sync {0} has no failed outlets to retry.").format(run.name))
 	return start_run(group_of(run), current_trigger(), retry_of=run.name)
 
@@ -280,6 +280,27 @@ def report_lost_reports():
 			enqueue_sync_report(outlet_group)
 
 
+def sync_after_stock_in(outlets: list[str]):
+	"""Stock arrived for outlets with held sales: once it is committed, a job starts a sync of each
+	outlet's group (deduplicated per group; Frappe prefixes job ids with the site)."""
+	groups = frappe.get_all(
+		"Franchise Agreement", filters={"name": ("in", outlets)}, pluck="outlet_group", distinct=True
+	)
+	for group in sorted(set(groups), key=str):
+		frappe.enqueue(
+			"scoopjoy.stock_sync.start_stock_in_run",
+			queue="long",
+			job_id=f"scoopjoy_stock_in::{group or 'all'}",
+			deduplicate=True,
+			enqueue_after_commit=True,
+			outlet_group=group or None,
+		)
+
+
+def start_stock_in_run(outlet_group: str | None = None):
+	start_run(outlet_group, "Stock In")
+
+
 # ── 2. process ──────────────────────────────────────────────────────────────────────────────
 
 
@@ -402,7 +423,7 @@ def outlets_to_sync(run, names: list[str] | None = None) -> list[str]:
 	if names is not None:
 		filters["name"] = ("in", names)
 	elif run.retry_of:
-		filters["name"] = ("in", frappe.get_doc("Stock Sync Log", run.retry_of).failed_outlets())
+		filters["name"] = ("in", frappe.get_doc("Stock Sync Log", run.retry_of).outlets_to_retry())
 	elif run.outlet_group != ALL_OUTLETS:
 		filters["outlet_group"] = run.outlet_group
 	# Names only: a run over thousands of outlets keeps one string per outlet in memory; each chunk
@@ -556,10 +577,23 @@ def sync_outlet_with_retries(run, outlet: dict, deadlocks_so_far: int = 0) -> di
 			if isinstance(e, frappe.QueryTimeoutError) and attempt < MAX_ATTEMPTS:
 				time.sleep(backoff(attempt))
 				continue
-			return outlet_failed(row, attempt, readable(str(e)) or type(e).__name__)
+			# A consolidation split before failing whole says how many attempts it made.
+			attempts = attempt - 1 + getattr(e, "attempts", 1)
+			return outlet_failed(row, attempts, readable(str(e)) or type(e).__name__)
 		savepoint.drop_messages()
 		# No RELEASE SAVEPOINT: the chunk's commit releases them all, one statement less per outlet.
-		return {**row, **posted, "result": "Synced", "attempts": attempt, "message": None}
+		return with_held_sales({**row, **posted}, attempt - 1 + max(posted.pop("attempts", 1), 1))
+
+
+def with_held_sales(row: dict, attempts: int) -> dict:
+	"""A posted outlet's row. Some sales held: it says how many. All held, nothing posted: the
+	outlet failed (its sales are on the held list and retried by the next run)."""
+	held = row.get("held") or []
+	if held and not row["invoices_consolidated"]:
+		message = _("All {0} sales held: {1}").format(len(held), held[0]["reason"])
+		return outlet_failed(row, attempts, message, traceback=message)
+	message = _("{0} sales held: {1}").format(len(held), held[0]["reason"]) if held else None
+	return {**row, "result": "Synced", "attempts": attempts, "message": message}
 
 
 def outlet_failed(row: dict, attempts: int, message: str, traceback: str | None = None) -> dict:

@@ -205,8 +205,9 @@ def test_a_site_without_a_stored_mode_consolidates():
 	frappe.db.rollback()
 
 
-def test_an_erpnext_validation_other_than_stock_also_fails_the_outlet_whole(world):
-	"""A customer disabled after the sales: ERPNext refuses the consolidated Sales Invoice's ledger."""
+def test_a_sale_to_a_customer_disabled_since_is_held_and_the_other_customers_posted(world):
+	"""A customer disabled after the sales: ERPNext refuses that customer's merge log. Before sale
+	isolation this failed the whole outlet; now only that customer's sale is held."""
 	scoop = world.make_item("SCOOP")
 	gone = world.make_customer("Gone")
 	outlet = world.make_stocked_outlet("Gone", {scoop: 10})
@@ -217,7 +218,11 @@ def test_an_erpnext_validation_other_than_stock_also_fails_the_outlet_whole(worl
 	stock_sync.process_stock_sync(world.group)
 	frappe.db.rollback()
 	row = rows(world.logs()[-1])[outlet.name]
-	assert row.result == "Failed" and "disabled" in row.message and "<" not in row.message, row.message
-	assert_untouched(outlet.invoices, outlet.warehouse)  # the walk-in's merge log went too
+	assert (row.result, row.invoices_consolidated, row.invoices_held) == ("Synced", 1, 1)
+	assert "disabled" in row.message and "<" not in row.message, row.message
+	assert_consolidated_once(outlet.invoices[:1], outlet.warehouse)  # the walk-in's merge log
+	assert merge_log_refs(outlet.invoices[1]) == 0
+	held = frappe.get_all("Held POS Sale", filters={"outlet": outlet.name}, pluck="name")
+	assert held == [outlet.invoices[1]]
 	frappe.db.set_value("Customer", gone, "disabled", 0)
 	frappe.db.commit()

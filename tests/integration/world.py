@@ -244,8 +244,9 @@ class World:
 		logs = self.extra_logs + frappe.get_all(
 			"Stock Sync Log", filters={"outlet_group": ("in", self.groups)}, pluck="name"
 		)
-		for child in ("Stock Sync Log Outlet", "Stock Sync Log Consolidation"):
+		for child in ("Stock Sync Log Outlet", "Stock Sync Log Consolidation", "Stock Sync Log Held Sale"):
 			frappe.db.delete(child, {"parent": ("in", logs or [""])})
+		frappe.db.delete("Held POS Sale", {"outlet": ("in", self.outlets or [""])})
 		frappe.db.delete("Stock Sync Log", {"name": ("in", logs or [""])})
 		frappe.db.delete("Error Log", {"reference_name": ("in", self.outlets or [""])})
 		frappe.db.delete("Notification Log", {"document_name": ("in", logs + self.outlets or [""])})
@@ -377,6 +378,7 @@ def rows(run: str) -> dict:
 				"invoices_synced",
 				"invoices_consolidated",
 				"invoices_flagged",
+				"invoices_held",
 				"stock_qty",
 				"attempts",
 				"message",

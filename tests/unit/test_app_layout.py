@@ -37,6 +37,8 @@ def hooks() -> dict:
 		"Outlet Sync Status",
 		"ScoopJoy Settings",
 		"Shift Stock Posting",
+		"Stock Sync Log Held Sale",
+		"Held POS Sale",
 	],
 )
 def test_doctype_json_is_complete_and_consistent(name):
@@ -91,11 +93,12 @@ def test_stock_sync_log_records_what_a_reader_needs():
 		"Cancelled",
 		"Interrupted",
 	]
-	assert fields["trigger"]["options"].split("\n") == ["Desk", "Scheduler", "CLI"]
+	assert fields["trigger"]["options"].split("\n") == ["Desk", "Scheduler", "CLI", "Stock In"]
+	assert fields["held_sales"]["options"] == "Stock Sync Log Held Sale"
 	assert meta["in_create"] == 1
 	assert not any(p.get("create") or p.get("write") for p in meta["permissions"])
 	child = {f["fieldname"] for f in doctype("Stock Sync Log Outlet")["fields"]}
-	counters = {"invoices_synced", "invoices_consolidated", "invoices_flagged", "stock_qty"}
+	counters = {"invoices_synced", "invoices_consolidated", "invoices_flagged", "invoices_held", "stock_qty"}
 	assert child == {"outlet", "franchise_name", "result", "attempts", "message", *counters}
 	assert counters <= set(fields)
 	assert fields["consolidations"]["options"] == "Stock Sync Log Consolidation"

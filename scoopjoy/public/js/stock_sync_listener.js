@@ -27,6 +27,24 @@ $(document).on("app_ready", () => {
 				data.invoices_flagged,
 			]);
 		}
+		if (data.invoices_held) {
+			// The first few held sales by name, each opening the POS Invoice; then how many more.
+			const named = (data.held_details || [])
+				.slice(0, 3)
+				.map(
+					(h) =>
+						`<a href="/app/pos-invoice/${encodeURIComponent(h.pos_invoice)}">${frappe.utils.escape_html(
+							h.pos_invoice
+						)}</a>`
+				)
+				.join(", ");
+			const more = data.invoices_held - Math.min(3, (data.held_details || []).length);
+			message +=
+				" " +
+				__("{0} sales held: {1}", [data.invoices_held, named]) +
+				(more > 0 ? " " + __("and {0} more", [more]) : "") +
+				".";
+		}
 		frappe.show_alert({ message, indicator: data.status === "Completed" ? "green" : "orange" }, 10);
 	});
 });

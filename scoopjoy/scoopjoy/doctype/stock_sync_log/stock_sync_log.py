@@ -35,6 +35,7 @@ from rq.utils import as_text
 
 from scoopjoy import bulk, named_lock
 from scoopjoy.alerts import alert_on_trouble
+from scoopjoy.scoopjoy.doctype.held_pos_sale.held_pos_sale import record_held_sales
 from scoopjoy.scoopjoy.doctype.outlet_sync_status.outlet_sync_status import forget_runs, record_outcomes
 from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import stale_after, stock_posting_mode
 
@@ -49,10 +50,18 @@ STARTUP_GRACE = 5
 # Seconds a live worker of several queues takes from popping a job to marking it started.
 IN_TRANSIT_GRACE = 3
 # Added up over the outlets' rows; the rows carry the same names.
-INVOICE_COUNTERS = ("invoices_synced", "invoices_consolidated", "invoices_flagged", "stock_qty")
+INVOICE_COUNTERS = (
+	"invoices_synced",
+	"invoices_consolidated",
+	"invoices_flagged",
+	"invoices_held",
+	"stock_qty",
+)
 COUNTERS = ("processed", "succeeded", "failed", *INVOICE_COUNTERS)
 ROW_FIELDS = ("outlet", "franchise_name", "result", *INVOICE_COUNTERS, "attempts", "message")
 CONSOLIDATION_FIELDS = ("outlet", "merge_log", "sales_invoice", "credit_note", "invoices", "stock_qty")
+HELD_SALE_FIELDS = ("pos_invoice", "outlet", "reason", "held_since")
+CHILD_TABLES = ("Stock Sync Log Outlet", "Stock Sync Log Consolidation", "Stock Sync Log Held Sale")
 WATCHED_FIELDS = (
 	"name",
 	"status",
@@ -93,7 +102,7 @@ class StockSyncLog(Document):
 			.limit(CLEAR_BATCH)
 		)
 		while names := old_runs.run(pluck=True):
-			for child in ("Stock Sync Log Outlet", "Stock Sync Log Consolidation"):
+			for child in CHILD_TABLES:
 				frappe.db.delete(child, {"parent": ("in", names), "parenttype": "Stock Sync Log"})
 			forget_runs(names)
 			frappe.db.delete("Stock Sync Log", {"name": ("in", names)})
@@ -212,6 +221,15 @@ class StockSyncLog(Document):
 				CONSOLIDATION_FIELDS,
 				consolidations,
 				start=self.count_rows("Stock Sync Log Consolidation") + 1,
+			)
+		record_held_sales(self.name, results)  # the outlets' held lists; sets each sale's held_since
+		if held := [sale for r in results for sale in r.get("held") or ()]:
+			self.insert_rows(
+				"held_sales",
+				"Stock Sync Log Held Sale",
+				HELD_SALE_FIELDS,
+				held,
+				start=self.count_rows("Stock Sync Log Held Sale") + 1,
 			)
 		record_outcomes(self.name, results)
 		self.load_counters()
@@ -376,6 +394,25 @@ class StockSyncLog(Document):
 		else:
 			frappe.throw(_("Only a queued or running stock sync can be cancelled."))
 
+	def outlets_to_retry(self) -> list[str]:
+		"""What Retry Failed Outlets takes up: the failed outlets and those whose sales were held."""
+		held = frappe.get_all(
+			"Stock Sync Log Held Sale",
+			filters={"parent": self.name, "parenttype": self.doctype},
+			pluck="outlet",
+			distinct=True,
+		)
+		return list(dict.fromkeys([*self.failed_outlets(), *held]))
+
+	def held_sale_rows(self, limit: int | None = None) -> list[dict]:
+		return frappe.get_all(
+			"Stock Sync Log Held Sale",
+			filters={"parent": self.name, "parenttype": self.doctype},
+			fields=["pos_invoice", "outlet", "reason", "held_since"],
+			order_by="idx",
+			limit=limit,
+		)
+
 	def failed_outlets(self) -> list[str]:
 		return frappe.get_all(
 			"Stock Sync Log Outlet",
@@ -487,14 +524,17 @@ class StockSyncLog(Document):
 		outlets = _("{0} of {1} outlets synced, {2} failed").format(
 			self.succeeded, self.total_outlets, self.failed
 		)
-		return _("{0}: {1} invoices consolidated (stock qty {2} posted), {3} only marked as synced.").format(
+		line = _("{0}: {1} invoices consolidated (stock qty {2} posted), {3} only marked as synced.").format(
 			outlets, self.invoices_consolidated, frappe.format(self.stock_qty, "Float"), self.invoices_flagged
 		)
+		if self.invoices_held:
+			line += " " + _("{0} sales held (see Held Sales).").format(self.invoices_held)
+		return line
 
 	def outcome(self) -> str:
 		if self.failed and not self.succeeded:
 			return "Failed"
-		return "Completed with Errors" if self.failed else "Completed"
+		return "Completed with Errors" if self.failed or self.invoices_held else "Completed"
 
 	def completion_message(self) -> dict:
 		"""What the triggering user's Desk receives when the worker stops."""
@@ -509,6 +549,8 @@ class StockSyncLog(Document):
 			"invoices_synced": self.invoices_synced,
 			"invoices_consolidated": self.invoices_consolidated,
 			"invoices_flagged": self.invoices_flagged,
+			"invoices_held": self.invoices_held,
+			"held_details": self.held_sale_rows(limit=ERROR_DETAILS_IN_MESSAGE),
 			"stock_qty": self.stock_qty,
 			"consolidated_documents": self.count_rows("Stock Sync Log Consolidation"),
 			"error_details": frappe.get_all(

@@ -4,6 +4,7 @@
 const OUTLET_STATE_COLOURS = {
 	"Failing Repeatedly": "red",
 	Failing: "orange",
+	"Sales Held": "purple",
 	Backlog: "yellow",
 	"Never Synced": "gray",
 	Healthy: "green",

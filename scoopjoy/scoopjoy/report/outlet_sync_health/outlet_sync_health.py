@@ -13,6 +13,7 @@ from frappe.query_builder.functions import Count, Min
 from frappe.utils import cint, now_datetime, time_diff_in_seconds
 
 from scoopjoy.pos_closing import open_shifts_posted_by_sync
+from scoopjoy.scoopjoy.doctype.held_pos_sale.held_pos_sale import held_sales_of
 from scoopjoy.scoopjoy.doctype.outlet_sync_status.outlet_sync_status import CHRONIC_FAILURES
 from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import schedule
 
@@ -20,6 +21,7 @@ from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import schedu
 STATES = {
 	"Failing Repeatedly": "#e24c4c",
 	"Failing": "#f5a623",
+	"Sales Held": "#d97706",
 	"Backlog": "#ecad4b",
 	"Never Synced": "#98a1a9",
 	"Healthy": "#48bb74",
@@ -40,6 +42,7 @@ def execute(filters: dict | None = None):
 def outlet_rows(filters) -> list[dict]:
 	outlets = active_outlets(filters)
 	pending = pending_invoices([o.warehouse for o in outlets if o.warehouse])
+	held = held_sales_of([o.outlet for o in outlets])
 	backlog_after = BACKLOG_HOURS.get(schedule(), 26) * 3600
 	now = now_datetime()
 	for outlet in outlets:
@@ -47,6 +50,11 @@ def outlet_rows(filters) -> list[dict]:
 		outlet.pending_invoices = count
 		outlet.oldest_pending = oldest
 		outlet.oldest_pending_age = time_diff_in_seconds(now, oldest) if oldest else None
+		sales = held.get(outlet.outlet, [])
+		outlet.held_sales = len(sales)
+		if sales:  # the oldest held sale: open it from the report, and ERPNext's reason
+			outlet.oldest_held_sale, outlet.held_reason = sales[0].name, sales[0].reason
+			outlet.oldest_held_age = time_diff_in_seconds(now, sales[0].held_since)
 		outlet.state = state_of(outlet, backlog_after)
 	add_open_shifts(outlets)
 	rank = {state: i for i, state in enumerate(STATES)}
@@ -54,6 +62,7 @@ def outlet_rows(filters) -> list[dict]:
 		key=lambda o: (
 			rank[o.state],
 			-cint(o.consecutive_failures),
+			-(o.oldest_held_age or 0),
 			-(o.oldest_pending_age or 0),
 			-o.pending_invoices,
 			o.outlet,
@@ -121,6 +130,8 @@ def pending_invoices(warehouses: list[str]) -> dict[str, tuple]:
 def state_of(outlet, backlog_after: float) -> str:
 	if outlet.last_result == "Failed":
 		return "Failing Repeatedly" if outlet.consecutive_failures >= CHRONIC_FAILURES else "Failing"
+	if outlet.held_sales:
+		return "Sales Held"
 	if (outlet.oldest_pending_age or 0) > backlog_after:
 		return "Backlog"
 	if not outlet.last_result:
@@ -153,6 +164,12 @@ def summary(rows: list[dict]) -> list[dict]:
 			"value": failing,
 			"datatype": "Int",
 			"indicator": "Red" if failing else "Green",
+		},
+		{
+			"label": _("Sales Held"),
+			"value": sum(row.held_sales for row in rows),
+			"datatype": "Int",
+			"indicator": "Orange",
 		},
 		{
 			"label": _("Pending POS Invoices"),
@@ -202,6 +219,21 @@ def columns() -> list[dict]:
 			"fieldtype": "Duration",
 			"width": 130,
 		},
+		{"fieldname": "held_sales", "label": _("Sales Held"), "fieldtype": "Int", "width": 90},
+		{
+			"fieldname": "oldest_held_age",
+			"label": _("Oldest Held For"),
+			"fieldtype": "Duration",
+			"width": 130,
+		},
+		{
+			"fieldname": "oldest_held_sale",
+			"label": _("Oldest Held Sale"),
+			"fieldtype": "Link",
+			"options": "POS Invoice",
+			"width": 150,
+		},
+		{"fieldname": "held_reason", "label": _("Why It Is Held"), "fieldtype": "Data", "width": 260},
 		{"fieldname": "last_result", "label": _("Last Result"), "fieldtype": "Data", "width": 90},
 		{
 			"fieldname": "last_run",
