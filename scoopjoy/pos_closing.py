@@ -105,41 +105,35 @@ def shift_sales(start, end, pos_profile: str, user: str, closing: str | None = N
 
 def merge_logs_of_the_sync(invoices: list[str]) -> dict[str, str]:
 	"""{POS Invoice: the submitted merge log that consolidated it outside any POS closing}."""
-	if not invoices:
-		return {}
-	ref = frappe.qb.DocType("POS Invoice Reference")
-	log = frappe.qb.DocType("POS Invoice Merge Log")
-	return dict(
-		frappe.qb.from_(ref)
-		.join(log)
-		.on(ref.parent == log.name)
-		.select(ref.pos_invoice, log.name)
-		.where(
-			ref.pos_invoice.isin(invoices)
-			& (ref.parenttype == "POS Invoice Merge Log")
-			& (log.docstatus == 1)
-			& (IfNull(log.pos_closing_entry, "") == "")
-		)
-		.run()
+	return submitted_parents_listing(
+		invoices, "POS Invoice Merge Log", lambda log: IfNull(log.pos_closing_entry, "") == ""
 	)
 
 
 def counted_by_other_closings(invoices: list[str], closing: str | None) -> dict[str, str]:
 	"""{POS Invoice: the other submitted POS Closing Entry that lists it}."""
+	return submitted_parents_listing(
+		invoices, "POS Closing Entry", lambda other: other.name != (closing or "")
+	)
+
+
+def submitted_parents_listing(invoices: list[str], parenttype: str, condition) -> dict[str, str]:
+	"""{POS Invoice: the submitted `parenttype` document whose POS Invoice References list it and that
+	meets `condition`}: merge logs and closings list their invoices in the same child table."""
 	if not invoices:
 		return {}
 	ref = frappe.qb.DocType("POS Invoice Reference")
-	other = frappe.qb.DocType("POS Closing Entry")
+	parent = frappe.qb.DocType(parenttype)
 	return dict(
 		frappe.qb.from_(ref)
-		.join(other)
-		.on(ref.parent == other.name)
-		.select(ref.pos_invoice, other.name)
+		.join(parent)
+		.on(ref.parent == parent.name)
+		.select(ref.pos_invoice, parent.name)
 		.where(
 			ref.pos_invoice.isin(invoices)
-			& (ref.parenttype == "POS Closing Entry")
-			& (other.docstatus == 1)
-			& (other.name != (closing or ""))
+			& (ref.parenttype == parenttype)
+			& (parent.docstatus == 1)
+			& condition(parent)
 		)
 		.run()
 	)
