@@ -108,8 +108,36 @@ def move_stock(company: str, stock: dict[tuple[str, str], float], purpose: str, 
 	return entry.name
 
 
+def open_shift(company: str, pos_profile: str, user: str | None = None, start=None) -> str:
+	"""A cashier's POS Opening Entry: the shift a POS terminal sells in. Since ERPNext 15.99 a POS
+	Invoice cannot be submitted without an open one of its POS Profile."""
+	opening = frappe.get_doc(
+		{
+			"doctype": "POS Opening Entry",
+			"pos_profile": pos_profile,
+			"company": company,
+			"user": user or frappe.session.user,
+			"period_start_date": start or now_datetime(),
+			"balance_details": [{"mode_of_payment": cash_mode_of_payment(company), "opening_amount": 0}],
+		}
+	)
+	opening.insert()
+	opening.submit()
+	return opening.name
+
+
+def ensure_shift(company: str, pos_profile: str, user: str | None = None) -> str:
+	"""The user's open shift of the profile, opened now when there is none."""
+	user = user or frappe.session.user
+	return frappe.db.get_value(
+		"POS Opening Entry", {"pos_profile": pos_profile, "user": user, "status": "Open", "docstatus": 1}
+	) or open_shift(company, pos_profile, user)
+
+
 def sell(company: str, pos_profile: str, customer: str, lines: dict[str, float], rate: float = 3.5) -> str:
-	"""A POS Invoice made the way a POS terminal makes one: profile, customer, items, cash payment."""
+	"""A POS Invoice made the way a POS terminal makes one, in the user's shift: profile, customer,
+	items, cash payment."""
+	ensure_shift(company, pos_profile)
 	invoice = frappe.get_doc(
 		{
 			"doctype": "POS Invoice",
@@ -196,6 +224,7 @@ def return_of(invoice: str, qty: float) -> str:
 	from erpnext.accounts.doctype.pos_invoice.pos_invoice import make_sales_return
 
 	credit = make_sales_return(invoice)
+	ensure_shift(credit.company, credit.pos_profile)
 	credit.items = credit.items[:1]
 	credit.items[0].qty = -qty
 	credit.payments[0].amount = credit.items[0].rate * -qty
@@ -209,17 +238,8 @@ def close_pos_shift(company: str, pos_profile: str, invoices: list[str]) -> str:
 	the invoices; ERPNext consolidates them (and commits) when the closing is submitted."""
 	cash = cash_mode_of_payment(company)
 	opening = frappe.get_doc(
-		{
-			"doctype": "POS Opening Entry",
-			"pos_profile": pos_profile,
-			"company": company,
-			"user": frappe.session.user,
-			"period_start_date": add_days(now_datetime(), -1),
-			"balance_details": [{"mode_of_payment": cash, "opening_amount": 0}],
-		}
+		"POS Opening Entry", open_shift(company, pos_profile, start=add_days(now_datetime(), -1))
 	)
-	opening.insert()
-	opening.submit()
 	fields = ["name as pos_invoice", "posting_date", "grand_total", "customer"]
 	closing = frappe.get_doc(
 		{

@@ -33,8 +33,6 @@ from erpnext.accounts.doctype.pos_closing_entry.pos_closing_entry import (
 from erpnext.accounts.doctype.pos_invoice_merge_log.pos_invoice_merge_log import (
 	check_scheduler_status,
 	get_error_message,
-	get_invoice_customer_map,
-	split_invoices,
 )
 from frappe import _
 from frappe.query_builder.functions import IfNull, Timestamp
@@ -43,7 +41,13 @@ from frappe.utils.background_jobs import is_job_enqueued
 
 from scoopjoy.savepoint import Savepoint
 from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import CONSOLIDATE, stock_posting_mode
-from scoopjoy.stock_posting import readable
+from scoopjoy.stock_posting import (
+	consolidated_into,
+	documents_of,
+	merge_log_groups,
+	new_merge_log,
+	readable,
+)
 
 POSTED_BY_SYNC = "Stock Sync"
 POSTED_BY_CLOSING = "This Closing"
@@ -263,11 +267,10 @@ def consolidate_shift(closing_entry):
 	try:
 		sales = lock_sales(closing)
 		postings, left = [], []
-		for customer, invoices in get_invoice_customer_map(sales.unconsolidated).items():
-			for group in split_invoices(invoices):  # ERPNext's order for serial-number returns
-				posting, refused = merge_or_leave(closing, customer, group)
-				postings += posting
-				left += refused
+		for customer, group in merge_log_groups(sales.unconsolidated):  # as ERPNext groups them
+			posting, refused = merge_or_leave(closing, customer, group)
+			postings += posting
+			left += refused
 		postings += sales.postings
 		if sales.by_sync or left:
 			record_postings(closing, postings, left, len(closing.pos_transactions))
@@ -322,10 +325,15 @@ def lock_sales(closing) -> frappe._dict:
 			_("POS Invoice is already consolidated") + ": " + ", ".join(others),
 			title=_("Invalid POS Invoices"),
 		)
-	postings = {}  # one per merge log, with how many of the shift's sales it holds
+	linked = {row.pos_invoice: row.consolidated_invoice for row in rows}  # as last committed
+	shift_sales_of = {}  # per merge log, {the shift's sales it holds: the document each is in}
 	for name, log in {**by_sync, **already}.items():
-		posted_by = POSTED_BY_SYNC if name in by_sync else POSTED_BY_CLOSING
-		postings.setdefault(log.name, posting_of(log, posted_by, 0))["sales"] += 1
+		shift_sales_of.setdefault(log.name, (log, {}))[1][name] = linked[name]
+	postings = [
+		posting_of(row, POSTED_BY_CLOSING if log.pos_closing_entry == closing.name else POSTED_BY_SYNC)
+		for log, sales in shift_sales_of.values()
+		for row in documents_of(log.name, log.consolidated_invoice, sales)
+	]
 	reference_fields = (
 		"pos_invoice",
 		"customer",
@@ -341,7 +349,7 @@ def lock_sales(closing) -> frappe._dict:
 			if not row.consolidated_invoice
 		],
 		by_sync=by_sync,
-		postings=list(postings.values()),
+		postings=postings,
 	)
 
 
@@ -373,13 +381,15 @@ def merge_logs_of(invoices: list[str], locking: bool = False) -> dict[str, frapp
 	return {row.pos_invoice: row for row in (query.for_update() if locking else query).run(as_dict=True)}
 
 
-def posting_of(log, posted_by: str, sales: int) -> dict:
+def posting_of(document: dict, posted_by: str) -> dict:
+	"""A row of the closing's table from a row of stock_posting.documents_of (a merge log's Sales
+	Invoice and first credit note, or a further credit note) and the shift's sales it holds."""
 	return {
 		"posted_by": posted_by,
-		"merge_log": log.name,
-		"sales_invoice": log.consolidated_invoice,
-		"credit_note": log.consolidated_credit_note,
-		"sales": sales,
+		"merge_log": document["merge_log"],
+		"sales_invoice": document["sales_invoice"],
+		"credit_note": document["credit_note"],
+		"sales": document["invoices"],
 	}
 
 
@@ -388,12 +398,13 @@ def merge_or_leave(closing, customer: str, invoices: list[dict]) -> tuple[list[d
 	when ERPNext refuses it (not enough stock, a disabled item, …), ([], the sales left to the sync)."""
 	savepoint = Savepoint()
 	try:
-		merge_log = frappe.new_doc("POS Invoice Merge Log")
-		merge_log.posting_date = getdate(closing.get("posting_date"))
-		merge_log.posting_time = get_time(closing.get("posting_time"))
-		merge_log.customer = customer
-		merge_log.pos_closing_entry = closing.name
-		merge_log.set("pos_invoices", invoices)
+		merge_log = new_merge_log(
+			customer,
+			invoices,
+			getdate(closing.get("posting_date")),
+			get_time(closing.get("posting_time")),
+			closing=closing.name,
+		)
 		merge_log.save(ignore_permissions=True)
 		merge_log.submit()
 	except frappe.ValidationError as e:
@@ -403,7 +414,8 @@ def merge_or_leave(closing, customer: str, invoices: list[dict]) -> tuple[list[d
 			{"posted_by": LEFT_TO_SYNC, "pos_invoice": row.pos_invoice, "reason": reason} for row in invoices
 		]
 	savepoint.drop_messages()
-	return [posting_of(merge_log, POSTED_BY_CLOSING, len(invoices))], []
+	documents = documents_of(merge_log.name, merge_log.consolidated_invoice, consolidated_into(invoices))
+	return [posting_of(row, POSTED_BY_CLOSING) for row in documents], []
 
 
 def record_postings(closing, postings: list[dict], left: list[dict], total: int):
@@ -450,7 +462,11 @@ def submitted_note(postings: list[dict], left: list[dict], total: int) -> str:
 			"{0} of this shift's {1} sales were posted by the ScoopJoy stock sync ({2} merge logs); this "
 			"closing consolidated {3} ({4} merge logs)."
 		).format(
-			sum(p["sales"] for p in by_sync), total, len(by_sync), sum(p["sales"] for p in mine), len(mine)
+			sum(p["sales"] for p in by_sync),
+			total,
+			len({p["merge_log"] for p in by_sync}),
+			sum(p["sales"] for p in mine),
+			len({p["merge_log"] for p in mine}),
 		)
 	]
 	if left:

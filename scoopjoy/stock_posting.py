@@ -8,19 +8,24 @@ outlet's savepoint, so a failure takes back exactly this outlet and the chunk co
 
 Exactly once: the outlet's unconsolidated invoices are read with a locking read (the latest committed
 rows, held until the chunk commits), and ERPNext's merge log refuses an invoice that is already
-Consolidated. A cashier's POS Closing Entry racing the sync either commits first (then the sync finds
-the invoices consolidated and only marks them) or waits for the sync's locks and then fails on
-ERPNext's own "modified after you opened it" check, because consolidating re-saves each POS Invoice.
+Consolidated. A cashier's POS Closing Entry locks the same rows (scoopjoy.pos_closing): whichever
+comes second waits, then sees what the first consolidated and counts it instead of posting it again.
+
+One code path for every ERPNext 15 and 16: what differs between versions (a merge log's company, its
+split by accounting dimensions, one credit note per original sale, consolidated invoices dated by
+their sales) is read from what the running ERPNext offers, and where the sync replaces an ERPNext
+method for speed it keeps that method's contract or hands the call back to it.
 """
 
 import html
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from contextlib import contextmanager
 from functools import partial
 
 import frappe
+from erpnext.accounts.doctype.pos_invoice_merge_log import pos_invoice_merge_log as erpnext_merge_log
 from erpnext.accounts.doctype.pos_invoice_merge_log.pos_invoice_merge_log import (
 	POSInvoiceMergeLog,
 	split_invoices,
@@ -32,7 +37,16 @@ from erpnext.stock.utils import PendingRepostingError
 from frappe import _
 from frappe.query_builder.functions import Count
 from frappe.realtime import get_doctype_room
-from frappe.utils import create_batch, flt, now_datetime, nowdate, nowtime, strip_html_tags
+from frappe.utils import (
+	create_batch,
+	flt,
+	get_time,
+	getdate,
+	now_datetime,
+	nowdate,
+	nowtime,
+	strip_html_tags,
+)
 
 from scoopjoy.savepoint import Savepoint
 from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import MARK_ONLY
@@ -74,14 +88,43 @@ def outcome(
 	}
 
 
-def consolidate_all(invoices: list[dict]) -> list[dict]:
-	"""What a POS closing does with these invoices: one merge log per customer (in ERPNext's
-	split_invoices order for serial-number returns)."""
+def consolidate_all(invoices: list[dict], held_before: set[str] = frozenset()) -> list[dict]:
+	"""What a POS closing does with these invoices: the merge logs ERPNext's create_merge_logs makes
+	(see merge_log_groups). The rows returned are the documents made (see documents_of)."""
 	return [
-		consolidate(customer, group)
-		for customer, invoices_of_customer in by_customer(invoices).items()
-		for group in split_invoices(invoices_of_customer)
+		row
+		for customer, group in merge_log_groups(invoices, held_before)
+		for row in consolidate(customer, group, dated_now=bool(held_before & names_of(group)))
 	]
+
+
+def merge_log_groups(invoices: list[dict], held_before: set[str] = frozenset()) -> list[tuple[str, list]]:
+	"""[(customer, invoices of one merge log)], as the running ERPNext's create_merge_logs groups them:
+	per customer; then, where ERPNext splits them so (15.99 and later), per set of accounting
+	dimensions; then ERPNext's split_invoices (serial-number returns). Sales held before are kept
+	apart: their merge logs are dated when they post (see consolidate)."""
+	return [
+		(customer, group)
+		for customer, of_customer in by_customer(invoices).items()
+		for was_held in (False, True)
+		for same_dimensions in by_accounting_dimensions(
+			[row for row in of_customer if (row.pos_invoice in held_before) == was_held]
+		)
+		for group in split_invoices(same_dimensions)
+	]
+
+
+def by_accounting_dimensions(invoices: list[dict]) -> list[list[dict]]:
+	"""ERPNext's own split where it has one (split_invoices_by_accounting_dimension, 15.99 and later:
+	invoices with other cost centers, projects or dimensions get other merge logs); one group before."""
+	if not invoices:
+		return []
+	split = getattr(erpnext_merge_log, "split_invoices_by_accounting_dimension", None)
+	return list(split(invoices).values()) if split else [invoices]
+
+
+def names_of(invoices: list[dict]) -> set[str]:
+	return {row.pos_invoice for row in invoices}
 
 
 # ── isolating the bad sales ─────────────────────────────────────────────────────────────────
@@ -122,6 +165,7 @@ class Isolation:
 	def __init__(self, invoices: list[dict]):
 		self.units = sales_with_their_returns(invoices)
 		self.invoices, self.sold = invoices, None  # read on the first split: a clean outlet needs none
+		self.held_before = held_before(invoices)
 		depth = math.ceil(math.log2(len(self.units))) if len(self.units) > 1 else 0
 		self.bound = 1 + 6 * depth
 		self.give_up_after = depth + SAME_REASON_SLACK
@@ -175,7 +219,7 @@ class Isolation:
 		invoices = [invoice for unit in units for invoice in unit]
 		savepoint = Savepoint()
 		try:
-			consolidations = consolidate_all(invoices)
+			consolidations = consolidate_all(invoices, self.held_before)
 		except NOT_THE_SALES_FAULT:
 			raise
 		except frappe.ValidationError as e:
@@ -220,6 +264,15 @@ class Isolation:
 		self.held += [
 			{"pos_invoice": invoice.pos_invoice, "reason": reason} for unit in units for invoice in unit
 		]
+
+
+def held_before(invoices: list[dict]) -> set[str]:
+	"""Which of the invoices an earlier run held (doctype Held POS Sale, named after the sale)."""
+	if not invoices:
+		return set()
+	return set(
+		frappe.get_all("Held POS Sale", filters={"name": ("in", list(names_of(invoices)))}, pluck="name")
+	)
 
 
 def what_they_sell(invoices: list[dict]) -> dict[str, set[str]]:
@@ -382,36 +435,79 @@ def by_customer(invoices: list[dict]) -> dict[str, list[dict]]:
 # ── consolidating through ERPNext ───────────────────────────────────────────────────────────
 
 
-def consolidate(customer: str, invoices: list[dict]) -> dict:
+def consolidate(customer: str, invoices: list[dict], dated_now: bool = False) -> list[dict]:
 	"""One POS Invoice Merge Log, made and submitted as `create_merge_logs` makes it (a cashier's
 	closing gives its own posting time; here it is now). Its submit makes the consolidated Sales
-	Invoice and/or credit note, which post the Stock Ledger, Bin and GL, and links every POS Invoice."""
-	merge_log = frappe.new_doc("POS Invoice Merge Log")
-	merge_log.posting_date = nowdate()
-	merge_log.posting_time = nowtime()
-	merge_log.customer = customer
-	merge_log.set("pos_invoices", invoices)
+	Invoice and/or credit notes, which post the Stock Ledger, Bin and GL, and links every POS Invoice.
+	`dated_now`: sales held before, which post at the merge log's time even where ERPNext dates a
+	consolidated invoice by its sales (see post_held_sales_when_posted)."""
+	merge_log = new_merge_log(customer, invoices, nowdate(), nowtime())
 	merge_log.save(ignore_permissions=True)
 	cache_pos_invoices([row.pos_invoice for row in invoices])
 	# ERPNext maps every POS Invoice onto the Sales Invoice; each mapping loads the same masters again
 	# (customer, company, …) for its fetched fields. Load each once per merge log.
-	merge_log.merge_pos_invoice_into = partial(merge_loading_masters_once, merge_log)
+	merge_log.merge_pos_invoice_into = partial(merge_loading_masters_once, merge_log, dated_now=dated_now)
 	if not reasons_to_link_one_by_one():
 		# This merge log only: its submit links the POS Invoices in bulk (merge logs made by anyone
 		# else, a cashier's POS Closing included, keep ERPNext's own update_pos_invoices).
 		merge_log.update_pos_invoices = partial(link_pos_invoices_in_bulk, merge_log)
 	merge_log.submit()
-	vouchers = [v for v in (merge_log.consolidated_invoice, merge_log.consolidated_credit_note) if v]
-	return {
-		"merge_log": merge_log.name,
-		"sales_invoice": merge_log.consolidated_invoice,
-		"credit_note": merge_log.consolidated_credit_note,
-		"invoices": len(invoices),
-		"stock_qty": stock_qty_out(vouchers),
-	}
+	return [
+		row | {"stock_qty": stock_qty_out([v for v in (row["sales_invoice"], row["credit_note"]) if v])}
+		for row in documents_of(merge_log.name, merge_log.consolidated_invoice, consolidated_into(invoices))
+	]
 
 
-def merge_loading_masters_once(merge_log, invoice, data):
+def new_merge_log(customer: str, invoices: list[dict], posting_date, posting_time, closing=None):
+	"""An unsaved POS Invoice Merge Log as ERPNext's create_merge_logs fills it: its company too where
+	the merge log has one (mandatory since 15.99), the POS Invoices'."""
+	merge_log = frappe.new_doc("POS Invoice Merge Log")
+	merge_log.posting_date = posting_date
+	merge_log.posting_time = posting_time
+	merge_log.customer = customer
+	merge_log.pos_closing_entry = closing
+	if merge_log.meta.has_field("company"):
+		merge_log.company = frappe.db.get_value("POS Invoice", invoices[0].pos_invoice, "company")
+	merge_log.set("pos_invoices", invoices)
+	return merge_log
+
+
+def consolidated_into(invoices: list[dict]) -> dict[str, str]:
+	"""{POS Invoice: the document it is consolidated into}, as this transaction sees it."""
+	return dict(
+		frappe.get_all(
+			"POS Invoice",
+			filters={"name": ("in", list(names_of(invoices)) or [""])},
+			fields=["name", "consolidated_invoice"],
+			as_list=True,
+		)
+	)
+
+
+def documents_of(merge_log: str, sales_invoice: str | None, linked: dict[str, str]) -> list[dict]:
+	"""Every document a submitted merge log made, as rows: its Sales Invoice with its first credit note,
+	then one row per further credit note (ERPNext 15.99 and later make one credit note per original
+	Sales Invoice; the merge log's consolidated_credit_note keeps only the last), each with how many
+	POS Invoices it holds. `linked`: {POS Invoice of the merge log: the document it is linked to}."""
+	per_document = Counter(linked.values())
+	credit_notes = sorted(d for d in per_document if d and d != sales_invoice)
+	first = credit_notes[0] if credit_notes else None
+	rows = [
+		{
+			"merge_log": merge_log,
+			"sales_invoice": sales_invoice,
+			"credit_note": first,
+			"invoices": per_document.get(sales_invoice, 0) + per_document.get(first, 0),
+		}
+	]
+	rows += [
+		{"merge_log": merge_log, "sales_invoice": None, "credit_note": note, "invoices": per_document[note]}
+		for note in credit_notes[1:]
+	]
+	return rows
+
+
+def merge_loading_masters_once(merge_log, invoice, data, dated_now: bool = False):
 	"""ERPNext's own merge_pos_invoice_into, with frappe.get_doc remembering the documents it loads
 	for the duration: there its only callers are the mapper's fetched fields (read-only lookups of
 	masters such as the customer), which otherwise load the same documents once per POS Invoice."""
@@ -427,9 +523,23 @@ def merge_loading_masters_once(merge_log, invoice, data):
 
 	frappe.get_doc = get_doc_once
 	try:
-		return POSInvoiceMergeLog.merge_pos_invoice_into(merge_log, invoice, data)
+		invoice = POSInvoiceMergeLog.merge_pos_invoice_into(merge_log, invoice, data)
 	finally:
 		frappe.get_doc = get_doc
+	if dated_now:
+		post_held_sales_when_posted(merge_log, invoice)
+	return invoice
+
+
+def post_held_sales_when_posted(merge_log, invoice):
+	"""Sales held for want of stock post when the stock is there, dated then. ERPNext 15.99 and later
+	date a consolidated invoice at its sales' own time; a held sale dated so would need its stock
+	received before the sale, and operators enter receipts today. Its revenue and stock movement are
+	therefore dated when it posts (as every consolidation was before 15.99); the POS Invoice keeps its
+	sale date, and its shift's closing counts it."""
+	invoice.set_posting_time = 1
+	invoice.posting_date = getdate(merge_log.posting_date)
+	invoice.posting_time = get_time(merge_log.posting_time)
 
 
 def cache_pos_invoices(names: list[str]):
@@ -507,21 +617,23 @@ def reasons_to_link_one_by_one() -> list[str]:
 	return reasons
 
 
-def link_pos_invoices_in_bulk(merge_log, invoice_docs, sales_invoice: str = "", credit_note: str = ""):
+def link_pos_invoices_in_bulk(merge_log, *args, **kwargs):
 	"""What ERPNext's update_pos_invoices leaves, for one merge log's invoices in a few statements:
-	`consolidated_invoice` (the credit note for returns), status Consolidated, and `modified` and
+	`consolidated_invoice` (a credit note for returns), status Consolidated, and `modified` and
 	`modified_by` as its save sets them: the audit trail of who consolidated each invoice and when,
-	with the merge log that lists it (so a cashier's closing holding a stale copy still fails
-	ERPNext's "modified after you opened it" check). ERPNext's save writes no Version here (its
-	set_status's db_set spends the "before" copy the save would compare against), and neither do we:
-	test_bulk_linking compares the two paths row by row."""
+	with the merge log that lists it. ERPNext's save writes no Version here (its set_status's db_set
+	spends the "before" copy the save would compare against), and neither do we: test_bulk_linking
+	compares the two paths row by row. A call in a form this does not know is ERPNext's own method's."""
+	targets = link_targets(*args, **kwargs)
+	if targets is None:
+		return POSInvoiceMergeLog.update_pos_invoices(merge_log, *args, **kwargs)
+	invoice_docs = args[0]
 	now, user = now_datetime(), frappe.session.user
-	for target, names in (
-		(sales_invoice, [d.name for d in invoice_docs if not d.is_return]),
-		(credit_note, [d.name for d in invoice_docs if d.is_return]),
-	):
-		if names:
-			link_to(target, names, now, user)
+	by_target = defaultdict(list)
+	for doc in invoice_docs:
+		by_target[targets[doc.name]].append(doc.name)
+	for target, names in by_target.items():
+		link_to(target, names, now, user)
 	for doc in invoice_docs:
 		frappe.clear_document_cache("POS Invoice", doc.name)  # as each save would
 	# One list refresh for the users who have the POS Invoice list open (its doctype room).
@@ -531,6 +643,31 @@ def link_pos_invoices_in_bulk(merge_log, invoice_docs, sales_invoice: str = "", 
 		room=get_doctype_room("POS Invoice"),
 		after_commit=True,
 	)
+
+
+def link_targets(*args, **kwargs) -> dict[str, str] | None:
+	"""{POS Invoice: the document it is consolidated into}, as ERPNext's update_pos_invoices decides it,
+	for the two contracts it has had: (invoice_docs, sales_invoice, credit_note) until 15.98, one
+	credit note for all returns; (invoice_docs, sales_invoice, {credit note: [POS Invoices]}) since,
+	a return going to the credit note that lists it (else, as there, to the sales invoice). None for
+	any other call, such as the unlinking on cancel."""
+	if kwargs or len(args) != 3:
+		return None
+	invoice_docs, sales_invoice, credit_notes = args
+	if not isinstance(sales_invoice, str) or (not sales_invoice and not credit_notes):
+		return None
+	if isinstance(credit_notes, str):
+		return {doc.name: credit_notes if doc.is_return else sales_invoice for doc in invoice_docs}
+	if not isinstance(credit_notes, dict) or not all(
+		isinstance(note, str) and isinstance(names, list | tuple | set)
+		for note, names in credit_notes.items()
+	):
+		return None
+	note_of = {name: note for note, names in credit_notes.items() for name in names}
+	return {
+		doc.name: note_of.get(doc.name, sales_invoice) if doc.is_return else sales_invoice
+		for doc in invoice_docs
+	}
 
 
 def link_to(target: str, names: list[str], now, user: str):

@@ -159,6 +159,7 @@ def tub_back(world, invoice: str) -> str:
 	from erpnext.accounts.doctype.pos_invoice.pos_invoice import make_sales_return
 
 	credit = make_sales_return(invoice)
+	demo.ensure_shift(world.company, credit.pos_profile)
 	credit.items = credit.items[:1]
 	credit.items[0].qty = -1
 	credit.calculate_taxes_and_totals()
@@ -174,6 +175,7 @@ def tub_back(world, invoice: str) -> str:
 def sell(world, outlet, customer, lines, shop, card: float = 0, change: float = 0) -> str:
 	"""A POS Invoice as a till makes it: lines (item, qty, batch, discount %), the profile's taxes, paid
 	by card for `card` and the rest in cash, `change` more cash handed over than due."""
+	demo.ensure_shift(world.company, outlet.pos_profile)
 	invoice = frappe.get_doc(
 		{
 			"doctype": "POS Invoice",
