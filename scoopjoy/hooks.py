@@ -48,6 +48,8 @@ scheduler_events = {
 	},
 }
 
+# Makes sure Frappe's module map knows this app before install-app syncs its DocTypes.
+before_install = "scoopjoy.install.before_install"
 after_install = "scoopjoy.install.after_install"
 # Refuses while a worker is running a sync (see scoopjoy.install.before_migrate).
 before_migrate = "scoopjoy.install.before_migrate"

@@ -15,6 +15,19 @@ INDEXES = (
 )
 
 
+def before_install():
+	"""Frappe maps apps to their modules once per process, from a cache in Redis. A cache made before
+	this app was added to the bench's apps.txt (any site in use has one) lacks its module, and
+	install-app would then sync none of its DocTypes and still record the app as installed. Rebuild
+	the map first."""
+	if "scoopjoy" not in (frappe.local.app_modules or {}):
+		frappe.cache.delete_value(
+			["app_modules", "installed_app_modules", "module_app", "module_installed_app"]
+		)
+		frappe.local.app_modules = None
+		frappe.setup_module_map()
+
+
 def before_migrate():
 	"""Refuse to migrate while a worker is running a stock sync: its code and the lock names it holds
 	are the release before's, and a worker of the new code must not take the run over meanwhile."""

@@ -111,7 +111,7 @@ def test_one_short_sale_is_held_and_the_other_five_are_posted_then_stock_in_post
 	assert_consolidated_once(outlet.good, outlet.warehouse)
 
 	# Mango arrives: the receipt's commit queues a sync of the outlet's group, on the long queue.
-	world.move_stock(outlet.warehouse, {outlet.mango: 5}, "Material Receipt")
+	receipt = world.move_stock(outlet.warehouse, {outlet.mango: 5}, "Material Receipt")
 	world.commit()
 	[job_id] = stock_in_jobs(world)
 	assert job_id == f"{frappe.local.site}::scoopjoy_stock_in::{world.group}"  # per site
@@ -135,6 +135,19 @@ def test_one_short_sale_is_held_and_the_other_five_are_posted_then_stock_in_post
 	assert_consolidated_once([*outlet.good, outlet.bad], outlet.warehouse)
 	assert bin_qty(outlet.mango, outlet.warehouse) == 1 + 5 + 1 - 2
 	assert held_list(outlet) == {}
+	# Posted when it could be: dated at its posting, after the receipt entered today (where ERPNext
+	# dates consolidated invoices by their sales, too), while the POS Invoice keeps its sale's time.
+	posted = frappe.db.get_value("POS Invoice", outlet.bad, "consolidated_invoice")
+	sold_at, received_at, posted_at = (
+		moment(doctype, name)
+		for doctype, name in (("POS Invoice", outlet.bad), ("Stock Entry", receipt), ("Sales Invoice", posted))
+	)
+	assert sold_at < received_at <= posted_at, (sold_at, received_at, posted_at)
+
+
+def moment(doctype: str, name: str):
+	date, time = frappe.db.get_value(doctype, name, ["posting_date", "posting_time"])
+	return frappe.utils.get_datetime(f"{date} {time}")
 
 
 def test_a_return_stays_with_its_held_original_and_each_customer_keeps_its_merge_logs(world):
