@@ -227,7 +227,10 @@ def return_of(invoice: str, qty: float) -> str:
 	ensure_shift(credit.company, credit.pos_profile)
 	credit.items = credit.items[:1]
 	credit.items[0].qty = -qty
-	credit.payments[0].amount = credit.items[0].rate * -qty
+	credit.calculate_taxes_and_totals()
+	for i, payment in enumerate(credit.payments):  # refunded in the first mode of payment
+		payment.amount = credit.grand_total if i == 0 else 0
+	credit.paid_amount = credit.base_paid_amount = credit.grand_total  # as the till sets it
 	credit.insert()
 	credit.submit()
 	return credit.name
@@ -251,7 +254,10 @@ def close_pos_shift(company: str, pos_profile: str, invoices: list[str]) -> str:
 			"period_start_date": opening.period_start_date,
 			"period_end_date": now_datetime(),
 			"pos_transactions": frappe.get_all(
-				"POS Invoice", filters={"name": ("in", invoices)}, fields=fields
+				"POS Invoice",
+				filters={"name": ("in", invoices)},
+				fields=fields,
+				order_by="posting_date, posting_time, name",  # as the closing form lists them
 			),
 			"payment_reconciliation": [{"mode_of_payment": cash, "opening_amount": 0, "expected_amount": 0}],
 		}

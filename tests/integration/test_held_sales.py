@@ -140,7 +140,11 @@ def test_one_short_sale_is_held_and_the_other_five_are_posted_then_stock_in_post
 	posted = frappe.db.get_value("POS Invoice", outlet.bad, "consolidated_invoice")
 	sold_at, received_at, posted_at = (
 		moment(doctype, name)
-		for doctype, name in (("POS Invoice", outlet.bad), ("Stock Entry", receipt), ("Sales Invoice", posted))
+		for doctype, name in (
+			("POS Invoice", outlet.bad),
+			("Stock Entry", receipt),
+			("Sales Invoice", posted),
+		)
 	)
 	assert sold_at < received_at <= posted_at, (sold_at, received_at, posted_at)
 

@@ -166,6 +166,7 @@ def tub_back(world, invoice: str) -> str:
 	cash = demo.cash_mode_of_payment(world.company)
 	for payment in credit.payments:
 		payment.amount = credit.grand_total if payment.mode_of_payment == cash else 0
+	credit.paid_amount = credit.base_paid_amount = credit.grand_total  # as the till sets it
 	credit.insert()
 	credit.submit()
 	world.sold.append(credit.name)
