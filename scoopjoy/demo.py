@@ -7,7 +7,7 @@ data use these functions.
 """
 
 import frappe
-from frappe.utils import add_days, now_datetime
+from frappe.utils import add_days, get_datetime, now_datetime
 
 
 def default_company() -> str:
@@ -31,6 +31,30 @@ def cash_mode_of_payment(company: str) -> str:
 		mop.append("accounts", {"company": company, "default_account": account})
 		mop.save()
 	return cash
+
+
+def bank_account(company: str) -> str:
+	"""Where card payments settle: the company's bank account, made under its Bank group when it has
+	none (a new company has only the group)."""
+	existing = frappe.get_cached_value("Company", company, "default_bank_account") or frappe.db.get_value(
+		"Account", {"company": company, "account_type": "Bank", "is_group": 0}
+	)
+	if existing:
+		return existing
+	group = frappe.db.get_value("Account", {"company": company, "account_type": "Bank", "is_group": 1})
+	return (
+		frappe.get_doc(
+			{
+				"doctype": "Account",
+				"account_name": "Card Settlements",
+				"company": company,
+				"parent_account": group,
+				"account_type": "Bank",
+			}
+		)
+		.insert(ignore_permissions=True)
+		.name
+	)
 
 
 def make_item(item_code: str, valuation_rate: float = 2.0) -> str:
@@ -161,12 +185,20 @@ def copy_sales(templates: list[str], outlets: list[tuple[str, str]], per_outlet:
 	column of the invoice and of its child rows (items, payments, taxes), with new names and the
 	outlet's warehouse and POS Profile. Submitting a POS Invoice writes only these rows (its stock and
 	GL wait for consolidation), so a copy is what ERPNext would have made for the same sale there.
+	The copies are sold now: the templates' posting times moved forward together, keeping their order
+	(ERPNext 15.99 and later date consolidated invoices by their sales, so a copy dated at its
+	template's time would sell before the outlet's stock arrived).
 	`outlets`: (warehouse, pos_profile); invoice j of an outlet copies templates[j % len(templates)].
 	Named `{prefix}-{outlet:05d}-{j:04d}`; returns how many were written."""
 	now = frappe.utils.now()
 	invoices = {t: frappe.get_all("POS Invoice", filters={"name": t}, fields=["*"])[0] for t in templates}
 	if any(invoice.is_return for invoice in invoices.values()):
 		raise ValueError("a return's copy would point at the template's original invoice")
+	sold_at = {t: get_datetime(f"{i.posting_date} {i.posting_time}") for t, i in invoices.items()}
+	shift = now_datetime() - min(sold_at.values())
+	for t, invoice in invoices.items():
+		at = sold_at[t] + shift
+		invoice.posting_date, invoice.posting_time = at.date(), at.strftime("%H:%M:%S.%f")
 	tables = [df.options for df in frappe.get_meta("POS Invoice").get_table_fields()]
 	children = {
 		(table, t): frappe.get_all(table, filters={"parent": t, "parenttype": "POS Invoice"}, fields=["*"])

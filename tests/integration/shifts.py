@@ -120,10 +120,7 @@ class Shop:
 def card_mode_of_payment(company: str) -> str:
 	mop = frappe.get_doc("Mode of Payment", "Credit Card")
 	if not any(row.company == company for row in mop.accounts):
-		account = frappe.get_all(
-			"Account", filters={"company": company, "account_type": "Bank", "is_group": 0}, pluck="name"
-		)[0]
-		mop.append("accounts", {"company": company, "default_account": account})
+		mop.append("accounts", {"company": company, "default_account": demo.bank_account(company)})
 		mop.save()
 	return mop.name
 

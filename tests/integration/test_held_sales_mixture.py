@@ -78,13 +78,7 @@ def shop(world):
 			"accounts": [
 				{
 					"company": company,
-					"default_account": frappe.get_cached_value("Company", company, "default_bank_account")
-					or frappe.get_all(
-						"Account",
-						filters={"company": company, "account_type": "Bank", "is_group": 0},
-						pluck="name",
-						limit=1,
-					)[0],
+					"default_account": demo.bank_account(company),
 				}
 			],
 		}
