@@ -104,6 +104,7 @@ class Shop:
 			credit.items[0].qty = -scoops
 			credit.payments = [p for p in credit.payments if p.mode_of_payment == self.cash]
 			credit.payments[0].amount = -scoops * RATE * (1 + TAX / 100)
+			credit.paid_amount = credit.base_paid_amount = credit.payments[0].amount  # as the till sets it
 			credit.insert()
 			credit.submit()
 		finally:

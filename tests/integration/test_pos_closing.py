@@ -402,7 +402,10 @@ def test_ten_sales_after_the_last_sync_are_consolidated_in_erpnexts_background_j
 		closing = submit_as(closing, cashier)
 	finally:
 		frappe.enqueue = original
-	assert statuses == [("scoopjoy.pos_closing.consolidate_shift", "Queued")]
+	# Frappe's own housekeeping (deleting dynamic links since 15.100) aside.
+	assert [s for s in statuses if not s[0].startswith("frappe.")] == [
+		("scoopjoy.pos_closing.consolidate_shift", "Queued")
+	]
 	assert closing.status == "Submitted"
 	assert invoices_in(merge_logs_of(closing.name)) == set(later)
 	shop.sync()
