@@ -261,9 +261,18 @@ class Isolation:
 		return units[: len(units) // 2], units[len(units) // 2 :]
 
 	def hold(self, units: list[list[dict]], reason: str):
+		reason = f"{reason} {held_sale_note()}"
 		self.held += [
 			{"pos_invoice": invoice.pos_invoice, "reason": reason} for unit in units for invoice in unit
 		]
+
+
+def held_sale_note() -> str:
+	"""What happens to a held sale, said with ERPNext's reason wherever Desk shows it."""
+	return _(
+		"Held: the stock sync posts it once ERPNext accepts it (for stock, once a receipt is entered), "
+		"dated the day it posts; the POS Invoice keeps its sale date."
+	)
 
 
 def held_before(invoices: list[dict]) -> set[str]:
