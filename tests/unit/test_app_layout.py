@@ -196,13 +196,14 @@ def test_workspace_shows_its_shortcuts_and_the_latest_run_panel():
 	workspace = json.loads((APP / "scoopjoy" / "workspace" / "scoopjoy" / "scoopjoy.json").read_text())
 	assert (workspace["name"], workspace["module"], workspace["public"]) == ("ScoopJoy", "ScoopJoy", 1)
 	blocks = json.loads(workspace["content"])
-	shortcuts = {s["label"]: s["link_to"] for s in workspace["shortcuts"]}
+	shortcuts = {s["label"]: s.get("link_to") or s["url"] for s in workspace["shortcuts"]}
 	assert shortcuts == {
 		"Franchise Agreements": "Franchise Agreement",
 		"Outlet Groups": "Outlet Group",
 		"Stock Sync Logs": "Stock Sync Log",
 		"Outlet Sync Health": "Outlet Sync Health",
-		"ScoopJoy Settings": "ScoopJoy Settings",
+		# A URL: Frappe 15.101's workspace counts every DocType shortcut, which fails on a Single.
+		"ScoopJoy Settings": "/app/scoopjoy-settings",
 	}
 	assert {b["data"]["shortcut_name"] for b in blocks if b["type"] == "shortcut"} == set(shortcuts)
 	[panel] = [b["data"]["custom_block_name"] for b in blocks if b["type"] == "custom_block"]
