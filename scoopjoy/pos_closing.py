@@ -42,9 +42,11 @@ from frappe.utils.background_jobs import is_job_enqueued
 from scoopjoy.savepoint import Savepoint
 from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import CONSOLIDATE, stock_posting_mode
 from scoopjoy.stock_posting import (
+	NOT_THE_SALES_FAULT,
 	consolidated_into,
 	documents_of,
 	merge_log_groups,
+	names_what_they_sell,
 	new_merge_log,
 	readable,
 )
@@ -395,7 +397,10 @@ def posting_of(document: dict, posted_by: str) -> dict:
 
 def merge_or_leave(closing, customer: str, invoices: list[dict]) -> tuple[list[dict], list[dict]]:
 	"""One merge log as ERPNext's create_merge_logs makes it, in a savepoint: ([its posting], []), or,
-	when ERPNext refuses it (not enough stock, a disabled item, …), ([], the sales left to the sync)."""
+	when ERPNext refuses it for something its sales sell or who bought them (not enough stock, a
+	disabled item, …), ([], the sales left to the sync). A refusal that names none of that (a POS
+	Profile without a mandatory accounting dimension, a frozen stock period) is the setup's, not the
+	sales': the closing fails with it, as ERPNext's own closing does."""
 	savepoint = Savepoint()
 	try:
 		merge_log = new_merge_log(
@@ -407,9 +412,13 @@ def merge_or_leave(closing, customer: str, invoices: list[dict]) -> tuple[list[d
 		)
 		merge_log.save(ignore_permissions=True)
 		merge_log.submit()
+	except NOT_THE_SALES_FAULT:
+		raise
 	except frappe.ValidationError as e:
-		savepoint.rollback()
 		reason = readable(str(e)) or type(e).__name__
+		if not names_what_they_sell(reason, invoices):
+			raise
+		savepoint.rollback()
 		return [], [
 			{"posted_by": LEFT_TO_SYNC, "pos_invoice": row.pos_invoice, "reason": reason} for row in invoices
 		]

@@ -284,9 +284,15 @@ def held_before(invoices: list[dict]) -> set[str]:
 	)
 
 
+def names_what_they_sell(reason: str, invoices: list[dict]) -> bool:
+	"""Whether ERPNext's reason names a sale, what it sells or who bought it: a refusal of the sales,
+	not of the setup (a POS Profile's accounting dimension, say)."""
+	return any(name and name in reason for names in what_they_sell(invoices).values() for name in names)
+
+
 def what_they_sell(invoices: list[dict]) -> dict[str, set[str]]:
-	"""Per invoice, the names ERPNext's reasons may mention: customer, item codes, batch numbers."""
-	sold = {invoice.pos_invoice: {invoice.customer} for invoice in invoices}
+	"""Per invoice, the names ERPNext's reasons may mention: itself, customer, item codes, batches."""
+	sold = {invoice.pos_invoice: {invoice.pos_invoice, invoice.customer} for invoice in invoices}
 	item = frappe.qb.DocType("POS Invoice Item")
 	for parent, item_code, batch_no in (
 		frappe.qb.from_(item)
