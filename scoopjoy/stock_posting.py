@@ -541,7 +541,7 @@ def merge_loading_masters_once(merge_log, invoice, data, dated_now: bool = False
 	"""ERPNext's own merge_pos_invoice_into, with frappe.get_doc remembering the documents it loads
 	for the duration: there its only callers are the mapper's fetched fields (read-only lookups of
 	masters such as the customer), which otherwise load the same documents once per POS Invoice.
-	The invoice it returns is then submitted in one save (see submit_in_one_save)."""
+	A Sales Invoice it returns is then submitted in one save (see submit_in_one_save)."""
 	loaded = {}
 	get_doc = frappe.get_doc
 
@@ -559,7 +559,8 @@ def merge_loading_masters_once(merge_log, invoice, data, dated_now: bool = False
 		frappe.get_doc = get_doc
 	if dated_now:
 		post_held_sales_when_posted(merge_log, invoice)
-	submit_in_one_save(invoice)
+	if not invoice.is_return:  # a credit note's draft save sets what its submit checks (ERPNext 15.55)
+		submit_in_one_save(invoice)
 	return invoice
 
 
