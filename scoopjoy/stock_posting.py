@@ -468,24 +468,10 @@ def consolidate(customer: str, invoices: list[dict], dated_now: bool = False) ->
 		merge_log.update_pos_invoices = partial(link_pos_invoices_in_bulk, merge_log)
 	merge_log.submit()
 	documents = documents_of(merge_log.name, merge_log.consolidated_invoice, consolidated_into(invoices))
-	assert_submitted(documents)
 	return [
 		row | {"stock_qty": stock_qty_out([v for v in (row["sales_invoice"], row["credit_note"]) if v])}
 		for row in documents
 	]
-
-
-def assert_submitted(documents: list[dict]):
-	"""Every POS Invoice linked to a submitted Sales Invoice: never a half-made consolidation (should an
-	ERPNext skip the submit that submit_in_one_save relies on, the outlet fails and is rolled back)."""
-	names = [d for row in documents for d in (row["sales_invoice"], row["credit_note"]) if d]
-	submitted = frappe.get_all(
-		"Sales Invoice", filters={"name": ("in", names or [""]), "docstatus": 1}, pluck="name"
-	)
-	if not names or len(submitted) != len(set(names)):
-		frappe.throw(
-			_("The consolidated invoices of a merge log were not submitted: {0}").format(", ".join(names))
-		)
 
 
 def new_merge_log(customer: str, invoices: list[dict], posting_date, posting_time, closing=None):
@@ -540,8 +526,7 @@ def documents_of(merge_log: str, sales_invoice: str | None, linked: dict[str, st
 def merge_loading_masters_once(merge_log, invoice, data, dated_now: bool = False):
 	"""ERPNext's own merge_pos_invoice_into, with frappe.get_doc remembering the documents it loads
 	for the duration: there its only callers are the mapper's fetched fields (read-only lookups of
-	masters such as the customer), which otherwise load the same documents once per POS Invoice.
-	A Sales Invoice it returns is then submitted in one save (see submit_in_one_save)."""
+	masters such as the customer), which otherwise load the same documents once per POS Invoice."""
 	loaded = {}
 	get_doc = frappe.get_doc
 
@@ -559,24 +544,7 @@ def merge_loading_masters_once(merge_log, invoice, data, dated_now: bool = False
 		frappe.get_doc = get_doc
 	if dated_now:
 		post_held_sales_when_posted(merge_log, invoice)
-	if not invoice.is_return:  # a credit note's draft save sets what its submit checks (ERPNext 15.55)
-		submit_in_one_save(invoice)
 	return invoice
-
-
-def submit_in_one_save(invoice):
-	"""ERPNext saves the new consolidated invoice as a draft, then submits it: every item row (one per
-	sold line since 15.99) validated twice (item details, links) and written twice. Submitting the
-	unsaved document inserts it submitted, validated once, as Frappe's submit of a new document does:
-	the draft save is skipped. Only that first save of a new document; any other is Frappe's own."""
-
-	def save_when_submitted(*args, **kwargs):
-		del invoice.save  # from here on, Document.save: the one submit() calls
-		if invoice.is_new() and invoice.docstatus == 0:
-			return invoice
-		return invoice.save(*args, **kwargs)
-
-	invoice.save = save_when_submitted
 
 
 def post_held_sales_when_posted(merge_log, invoice):
