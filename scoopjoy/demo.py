@@ -7,7 +7,9 @@ data use these functions.
 """
 
 import frappe
-from frappe.utils import add_days, get_datetime, now_datetime
+from frappe.utils import add_days, get_datetime, getdate, now_datetime
+
+from scoopjoy.pos_closing import sales_table
 
 
 def default_company() -> str:
@@ -151,11 +153,46 @@ def open_shift(company: str, pos_profile: str, user: str | None = None, start=No
 
 
 def ensure_shift(company: str, pos_profile: str, user: str | None = None) -> str:
-	"""The user's open shift of the profile, opened now when there is none."""
+	"""The POS Profile's open shift, which every sale needs (ERPNext 15.99 and later), opened now when
+	there is none. ERPNext 16 allows one open shift per POS Profile and one per cashier, and refuses
+	sales in a shift opened on an earlier day: such a shift is closed first, and a user who already
+	runs another POS gets the profile's own cashier (see cashier_of)."""
 	user = user or frappe.session.user
-	return frappe.db.get_value(
-		"POS Opening Entry", {"pos_profile": pos_profile, "user": user, "status": "Open", "docstatus": 1}
-	) or open_shift(company, pos_profile, user)
+	shift = frappe.db.get_value(
+		"POS Opening Entry",
+		{"pos_profile": pos_profile, "status": "Open", "docstatus": 1},
+		["name", "period_start_date"],
+		as_dict=True,
+		order_by="period_start_date desc",
+	)
+	if shift and getdate(shift.period_start_date) == getdate():
+		return shift.name
+	if shift:
+		close_shift(shift.name)
+	if frappe.db.exists("POS Opening Entry", {"user": user, "status": "Open", "docstatus": 1}):
+		user = cashier_of(pos_profile)
+	return open_shift(company, pos_profile, user)
+
+
+def cashier_of(pos_profile: str) -> str:
+	"""The profile's own cashier (a user made for it once), for a POS whose shift no free user can open."""
+	email = f"cashier-{frappe.scrub(pos_profile).replace('_', '-')}@scoopjoy.example"[:140]
+	if not frappe.db.exists("User", email):
+		user = frappe.get_doc(
+			{"doctype": "User", "email": email, "first_name": pos_profile, "send_welcome_email": 0}
+		).insert(ignore_permissions=True)
+		user.add_roles("Accounts User", "Sales User", "Stock User")
+	return email
+
+
+def close_shift(opening: str) -> str:
+	"""Close a shift with ERPNext's own closing of its opening entry (the sales its listing finds)."""
+	from erpnext.accounts.doctype.pos_closing_entry.pos_closing_entry import make_closing_entry_from_opening
+
+	closing = make_closing_entry_from_opening(frappe.get_doc("POS Opening Entry", opening))
+	closing.insert(ignore_permissions=True)
+	closing.submit()
+	return closing.name
 
 
 def sell(company: str, pos_profile: str, customer: str, lines: dict[str, float], rate: float = 3.5) -> str:
@@ -269,13 +306,11 @@ def return_of(invoice: str, qty: float) -> str:
 
 
 def close_pos_shift(company: str, pos_profile: str, invoices: list[str]) -> str:
-	"""What a cashier does at the end of a shift: a POS Opening Entry, then a POS Closing Entry over
-	the invoices; ERPNext consolidates them (and commits) when the closing is submitted."""
+	"""What a cashier does at the end of a shift: a POS Closing Entry of the profile's shift over the
+	invoices; ERPNext consolidates them (and commits) when the closing is submitted."""
 	cash = cash_mode_of_payment(company)
-	opening = frappe.get_doc(
-		"POS Opening Entry", open_shift(company, pos_profile, start=add_days(now_datetime(), -1))
-	)
-	fields = ["name as pos_invoice", "posting_date", "grand_total", "customer"]
+	opening = frappe.get_doc("POS Opening Entry", ensure_shift(company, pos_profile))
+	fields = ["name as pos_invoice", "posting_date", "grand_total", "customer", "is_return", "return_against"]
 	closing = frappe.get_doc(
 		{
 			"doctype": "POS Closing Entry",
@@ -283,16 +318,21 @@ def close_pos_shift(company: str, pos_profile: str, invoices: list[str]) -> str:
 			"pos_profile": pos_profile,
 			"company": company,
 			"user": frappe.session.user,
-			"period_start_date": opening.period_start_date,
-			"period_end_date": now_datetime(),
-			"pos_transactions": frappe.get_all(
-				"POS Invoice",
-				filters={"name": ("in", invoices)},
-				fields=fields,
-				order_by="posting_date, posting_time, name",  # as the closing form lists them
+			"period_start_date": min(
+				[opening.period_start_date, add_days(now_datetime(), -1)], key=get_datetime
 			),
+			"period_end_date": now_datetime(),
 			"payment_reconciliation": [{"mode_of_payment": cash, "opening_amount": 0, "expected_amount": 0}],
 		}
+	)
+	closing.set(
+		sales_table(closing),
+		frappe.get_all(
+			"POS Invoice",
+			filters={"name": ("in", invoices)},
+			fields=fields,
+			order_by="posting_date, posting_time, name",  # as the closing form lists them
+		),
 	)
 	closing.insert()
 	closing.submit()

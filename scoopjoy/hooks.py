@@ -23,10 +23,14 @@ doctype_js = {
 # The cashier's shift closing counts the sales the stock sync already posted (scoopjoy.pos_closing);
 # both hand over to ERPNext's own code in "Mark invoices only" mode.
 override_doctype_class = {"POS Closing Entry": "scoopjoy.pos_closing.ShiftClosing"}
+# The closing form's listing: get_pos_invoices in ERPNext 15, get_invoices since 16.
 override_whitelisted_methods = {
 	"erpnext.accounts.doctype.pos_closing_entry.pos_closing_entry.get_pos_invoices": (
 		"scoopjoy.pos_closing.get_pos_invoices"
-	)
+	),
+	"erpnext.accounts.doctype.pos_closing_entry.pos_closing_entry.get_invoices": (
+		"scoopjoy.pos_closing.get_invoices"
+	),
 }
 
 # The POS Invoice flag the sync sets, and the workspace's panel; applied on install and migrate.

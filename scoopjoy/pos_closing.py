@@ -6,9 +6,10 @@ posted a shift's sales the cashier's closing lists none of them and expects only
 With stock posting on (ScoopJoy Settings: "Consolidate into stock ledger") this module makes the
 closing count the whole shift again:
 
-- listing (`get_pos_invoices`, through `override_whitelisted_methods`: what the closing form calls,
-  from Desk and from the POS page's "Close the POS"): the shift's unconsolidated sales, as ERPNext
-  lists them, and the sales the sync consolidated, unless another submitted closing counted them;
+- listing (through `override_whitelisted_methods`, what the closing form calls, from Desk and from the
+  POS page's "Close the POS": ERPNext 15's `get_pos_invoices`, 16's `get_invoices`): the shift's
+  sales as ERPNext lists them, and the sales the sync consolidated, unless another submitted closing
+  counted them;
 - validating (`ShiftClosing.validate_pos_invoices`): the sync's sales pass, ERPNext's checks stay;
 - submitting (`ShiftClosing.on_submit`, `retry`): the sales still unconsolidated are locked (the
   sync locks the same rows, so one of the two consolidates each sale), consolidated through ERPNext's
@@ -20,21 +21,22 @@ closing count the whole shift again:
   it (a return takes a sale back).
 
 Merge logs the sync made are those with no POS Closing Entry (nothing else on the site consolidates
-outside a closing). In "Mark invoices only" mode every method hands over to ERPNext's own code.
+outside a closing). In "Mark invoices only" mode, and where ERPNext 16's POS sells Sales Invoices
+(nothing to consolidate), every method hands over to ERPNext's own code.
 """
 
 import json
+from contextlib import contextmanager
 
 import frappe
+from erpnext.accounts.doctype.pos_closing_entry import pos_closing_entry as erpnext_closing
 from erpnext.accounts.doctype.pos_closing_entry.pos_closing_entry import POSClosingEntry
-from erpnext.accounts.doctype.pos_closing_entry.pos_closing_entry import (
-	get_pos_invoices as erpnext_get_pos_invoices,
-)
 from erpnext.accounts.doctype.pos_invoice_merge_log.pos_invoice_merge_log import (
 	check_scheduler_status,
 	get_error_message,
 )
 from frappe import _
+from frappe.query_builder.custom import ConstantColumn
 from frappe.query_builder.functions import IfNull, Timestamp
 from frappe.utils import get_datetime, get_time, getdate
 from frappe.utils.background_jobs import is_job_enqueued
@@ -48,6 +50,7 @@ from scoopjoy.stock_posting import (
 	merge_log_groups,
 	names_what_they_sell,
 	new_merge_log,
+	pos_sells_sales_invoices,
 	readable,
 )
 
@@ -58,7 +61,24 @@ QUEUE_FROM = 10  # ERPNext consolidates a closing of this many invoices in a bac
 
 
 def posting_on() -> bool:
-	return stock_posting_mode() == CONSOLIDATE
+	"""Whether the sync posts the POS Invoices: not in "Mark invoices only", and not where the POS sells
+	Sales Invoices (ERPNext 16's POS Settings "Sales Invoice" mode: each sale posts at once, and the
+	closing is ERPNext's own)."""
+	return stock_posting_mode() == CONSOLIDATE and not pos_sells_sales_invoices()
+
+
+def in_test() -> bool:
+	return bool(getattr(frappe, "in_test", False) or frappe.flags.in_test)  # frappe.in_test since 16
+
+
+def sales_table(closing) -> str:
+	"""The closing's table of POS Invoices: `pos_transactions` in ERPNext 15, `pos_invoices` since 16
+	(beside `sales_invoices`, the POS sales made as Sales Invoices, which post without the sync)."""
+	return "pos_invoices" if closing.meta.has_field("pos_invoices") else "pos_transactions"
+
+
+def sales_rows(closing) -> list:
+	return closing.get(sales_table(closing))
 
 
 # ── listing the shift's sales ────────────────────────────────────────────────────────────────
@@ -66,11 +86,11 @@ def posting_on() -> bool:
 
 @frappe.whitelist()
 def get_pos_invoices(start, end, pos_profile, user):
-	"""ERPNext's get_pos_invoices (hooks.override_whitelisted_methods): every sale of the shift, with
-	its taxes and payments, for the closing form to total. With posting on, the sales the sync already
+	"""ERPNext 15's listing (hooks.override_whitelisted_methods): every sale of the shift, with its taxes
+	and payments, for the closing form to total. With posting on, the sales the sync already
 	consolidated are listed too, each with `scoopjoy_posted_by_sync` naming its merge log."""
 	if not posting_on():
-		return erpnext_get_pos_invoices(start, end, pos_profile, user)
+		return erpnext_closing.get_pos_invoices(start, end, pos_profile, user)
 	frappe.has_permission("POS Closing Entry", "write", throw=True)
 	names, posted = shift_sales(start, end, pos_profile, user)
 	sales = []
@@ -79,6 +99,57 @@ def get_pos_invoices(start, end, pos_profile, user):
 		sale.scoopjoy_posted_by_sync = posted.get(name)
 		sales.append(sale)
 	return sales
+
+
+@frappe.whitelist()
+def get_invoices(start, end, pos_profile, user):
+	"""ERPNext 16's listing (hooks.override_whitelisted_methods): {"invoices", "payments", "taxes"} of the
+	shift, totalled on the server. With posting on, the POS Invoices the sync already consolidated are
+	listed too (each with `scoopjoy_posted_by_sync`), and the payments and taxes are ERPNext's totals of
+	the whole list."""
+	if not posting_on():
+		return erpnext_closing.get_invoices(start, end, pos_profile, user)
+	frappe.has_permission("POS Closing Entry", "write", throw=True)
+	listed = erpnext_closing.get_invoices(start, end, pos_profile, user)
+	_names, posted = shift_sales(start, end, pos_profile, user)
+	if not posted:
+		return listed
+	invoices = sorted(
+		listed["invoices"] + listing_rows(list(posted), posted), key=lambda row: (row.timestamp, row.name)
+	)
+	return {
+		"invoices": invoices,
+		"payments": erpnext_closing.get_payments(invoices),
+		"taxes": erpnext_closing.get_taxes(invoices),
+	}
+
+
+def listing_rows(names: list[str], posted: dict[str, str]) -> list[dict]:
+	"""The POS Invoices as ERPNext 16's build_invoice_query lists them, with the sync's merge log."""
+	invoice = frappe.qb.DocType("POS Invoice")
+	rows = (
+		frappe.qb.from_(invoice)
+		.select(
+			invoice.name,
+			invoice.customer,
+			invoice.posting_date,
+			invoice.grand_total,
+			invoice.net_total,
+			invoice.total_qty,
+			invoice.total_taxes_and_charges,
+			invoice.change_amount,
+			invoice.account_for_change_amount,
+			invoice.is_return,
+			invoice.return_against,
+			Timestamp(invoice.posting_date, invoice.posting_time).as_("timestamp"),
+			ConstantColumn("POS Invoice").as_("doctype"),
+		)
+		.where(invoice.name.isin(names))
+		.run(as_dict=True)
+	)
+	for row in rows:
+		row.scoopjoy_posted_by_sync = posted[row.name]
+	return rows
 
 
 def shift_sales(start, end, pos_profile: str, user: str, closing: str | None = None) -> tuple[list, dict]:
@@ -162,24 +233,25 @@ class ShiftClosing(POSClosingEntry):
 		the others (profile, cashier), and no sale may be counted by two submitted closings."""
 		if not posting_on():
 			return super().validate_pos_invoices()
-		posted = merge_logs_of_the_sync([row.pos_invoice for row in self.pos_transactions])
+		table = sales_table(self)
+		every_row = self.get(table)
+		posted = merge_logs_of_the_sync([row.pos_invoice for row in every_row])
 		counted = counted_by_other_closings(list(posted), self.name)
 		errors = [
 			_("Row #{0}: POS Invoice {1} is already counted by POS Closing Entry {2}").format(
 				row.idx, frappe.bold(row.pos_invoice), frappe.bold(counted[row.pos_invoice])
 			)
-			for row in self.pos_transactions
+			for row in every_row
 			if row.pos_invoice in counted
 		]
-		errors += self.mismatches_of(row for row in self.pos_transactions if row.pos_invoice in posted)
+		errors += self.mismatches_of(row for row in every_row if row.pos_invoice in posted)
 		if errors:
 			frappe.throw(errors, title=_("Invalid POS Invoices"), as_list=True)
-		every_row = self.pos_transactions
-		self.pos_transactions = [row for row in every_row if row.pos_invoice not in posted]
+		setattr(self, table, [row for row in every_row if row.pos_invoice not in posted])
 		try:
 			super().validate_pos_invoices()  # the sales still to consolidate: ERPNext's checks, all
 		finally:
-			self.pos_transactions = every_row
+			setattr(self, table, every_row)
 
 	def mismatches_of(self, rows) -> list[str]:
 		"""ERPNext's profile and cashier checks, for the sales its own check stops at "consolidated"."""
@@ -203,13 +275,15 @@ class ShiftClosing(POSClosingEntry):
 	def on_submit(self):
 		if not posting_on():
 			return super().on_submit()
-		consolidate_or_queue(self)
+		with consolidating_the_shift(self):
+			super().on_submit()  # ERPNext's, with its consolidation replaced by consolidate_or_queue
 
 	@frappe.whitelist()
 	def retry(self):
 		if not posting_on():
 			return super().retry()
-		consolidate_or_queue(self)
+		with consolidating_the_shift(self):
+			super().retry()
 
 	def on_cancel(self):
 		super().on_cancel()  # ERPNext's: cancels the merge logs this closing made, reopens the shift
@@ -231,10 +305,36 @@ class ShiftClosing(POSClosingEntry):
 			self.db_set("custom_stock_posting_note", note, update_modified=False)
 
 
+# ERPNext's on_submit and retry consolidate through their module's consolidate_pos_invoices, then do what
+# each version does after it (15.99 and 16 announce the closed shift to the POS page, 16 marks the
+# shift's Sales Invoices closed). Those run as ERPNext wrote them; only the consolidation is ours. The
+# module's function is replaced once, by a dispatcher that hands every call to ERPNext's own unless
+# this thread is submitting that very closing with posting on (frappe.local is per thread and site).
+ERPNEXT_CONSOLIDATE = erpnext_closing.consolidate_pos_invoices
+
+
+def consolidate_pos_invoices(pos_invoices=None, closing_entry=None):
+	"""The dispatcher in place of ERPNext's pos_closing_entry.consolidate_pos_invoices."""
+	closing = getattr(frappe.local, "scoopjoy_shift_closing", None)
+	if closing is not None and closing_entry is closing:
+		return consolidate_or_queue(closing)
+	return ERPNEXT_CONSOLIDATE(pos_invoices=pos_invoices, closing_entry=closing_entry)
+
+
+@contextmanager
+def consolidating_the_shift(closing):
+	erpnext_closing.consolidate_pos_invoices = consolidate_pos_invoices
+	frappe.local.scoopjoy_shift_closing = closing
+	try:
+		yield
+	finally:
+		frappe.local.scoopjoy_shift_closing = None
+
+
 def consolidate_or_queue(closing):
 	"""ERPNext's dispatch (consolidate_pos_invoices): in a background job from QUEUE_FROM sales to
 	consolidate, else now. Only the sales still unconsolidated count."""
-	names = [row.pos_invoice for row in closing.pos_transactions]
+	names = [row.pos_invoice for row in sales_rows(closing)]
 	to_consolidate = frappe.db.count(
 		"POS Invoice", {"name": ("in", names or [""]), "consolidated_invoice": ("is", "not set")}
 	)
@@ -251,7 +351,7 @@ def consolidate_or_queue(closing):
 			timeout=10000,
 			event="processing_merge_logs",
 			job_id=job_id,
-			now=frappe.conf.developer_mode or frappe.flags.in_test,
+			now=frappe.conf.developer_mode or in_test(),
 			closing_entry=closing.name,
 		)
 		frappe.msgprint(_("POS Invoices will be consolidated in a background process"), alert=1)
@@ -275,7 +375,7 @@ def consolidate_shift(closing_entry):
 			left += refused
 		postings += sales.postings
 		if sales.by_sync or left:
-			record_postings(closing, postings, left, len(closing.pos_transactions))
+			record_postings(closing, postings, left, len(sales_rows(closing)))
 		closing.set_status(update=True, status="Submitted")
 		closing.db_set("error_message", "")
 		closing.update_opening_entry()
@@ -297,7 +397,7 @@ def lock_sales(closing) -> frappe._dict:
 	"""The closing's sales, locked and read as last committed. The sync locks a warehouse's
 	unconsolidated sales the same way (in name order, on its index), so whichever comes second waits
 	and then sees what the first did: it never consolidates a sale the other has consolidated."""
-	names = [row.pos_invoice for row in closing.pos_transactions]
+	names = [row.pos_invoice for row in sales_rows(closing)]
 	invoice = frappe.qb.DocType("POS Invoice")
 	rows = (
 		frappe.qb.from_(invoice)
@@ -449,7 +549,7 @@ def cancel_note() -> str:
 
 
 def draft_note(closing) -> str | None:
-	names = [row.pos_invoice for row in closing.pos_transactions]
+	names = [row.pos_invoice for row in sales_rows(closing)]
 	by_sync = len(merge_logs_of_the_sync(names))
 	if not by_sync:
 		return None

@@ -74,6 +74,16 @@ def post_outlet_stock(outlet: dict, mode: str) -> dict:
 	}
 
 
+def pos_sells_sales_invoices() -> bool:
+	"""ERPNext 16's POS Settings "Sales Invoice" mode (the default of a new site): the POS makes each sale a
+	Sales Invoice that posts its stock and GL at once, so there is nothing for the sync to consolidate
+	but POS Invoices from before the switch. Not in ERPNext 15, where every POS sale is a POS Invoice."""
+	return (
+		frappe.get_meta("POS Settings").has_field("invoice_type")
+		and frappe.db.get_single_value("POS Settings", "invoice_type") == "Sales Invoice"
+	)
+
+
 def outcome(
 	flagged: int = 0, consolidations: list[dict] | None = None, held: list[dict] | None = None
 ) -> dict:

@@ -3,11 +3,17 @@ card, cashiers who sell through ERPNext in their own sessions, and the closing m
 opening the way the closing form makes it."""
 
 import frappe
+from erpnext.accounts.doctype.pos_closing_entry import pos_closing_entry as erpnext_closing
 from frappe.utils import add_to_date, flt, now_datetime
 
 from scoopjoy import demo, stock_sync
+from scoopjoy.pos_closing import sales_table
 
-LISTING = "erpnext.accounts.doctype.pos_closing_entry.pos_closing_entry.get_pos_invoices"
+# The closing form's listing: ERPNext 15's list of POS Invoices, or 16's {"invoices", "payments", "taxes"}.
+LISTS_ON_SERVER = hasattr(erpnext_closing, "get_invoices")
+LISTING = "erpnext.accounts.doctype.pos_closing_entry.pos_closing_entry." + (
+	"get_invoices" if LISTS_ON_SERVER else "get_pos_invoices"
+)
 RATE, TAX = 25.0, 4.0  # a scoop costs 25 + 4 % tax: 26.00
 CASHIER_ROLES = ("System Manager", "Accounts Manager", "Sales Manager", "Stock Manager")
 
@@ -160,56 +166,92 @@ def closing_from_opening(opening_name: str, as_user: str | None = None):
 		)
 	frappe.set_user(as_user or opening.user)
 	try:
-		sales = desk_call(
+		listing = desk_call(
 			LISTING,
 			start=str(closing.period_start_date),
 			end=str(closing.period_end_date),
 			pos_profile=closing.pos_profile,
 			user=closing.user,
 		)
-		taxes = {}
-		for sale in sales:
-			closing.append(
-				"pos_transactions",
-				{
-					"pos_invoice": sale.name,
-					"posting_date": sale.posting_date,
-					"grand_total": sale.grand_total,
-					"customer": sale.customer,
-				},
-			)
-			closing.grand_total = flt(closing.grand_total) + flt(sale.grand_total)
-			closing.net_total = flt(closing.net_total) + flt(sale.net_total)
-			closing.total_quantity = flt(closing.total_quantity) + flt(sale.total_qty)
-			for tax in sale.taxes:
-				key = (tax.account_head, tax.rate)
-				taxes[key] = taxes.get(key, 0) + flt(tax.tax_amount)
-			for payment in sale.payments:
-				amount = flt(payment.amount)
-				if payment.account == sale.account_for_change_amount:
-					amount -= flt(sale.change_amount)
-				row = payments.setdefault(
-					payment.mode_of_payment,
-					frappe._dict(
-						mode_of_payment=payment.mode_of_payment, opening_amount=0, expected_amount=0
-					),
-				)
-				row.expected_amount += amount
+		fill = fill_as_the_form_16 if LISTS_ON_SERVER else fill_as_the_form_15
+		sales = fill(closing, listing, payments)
 		for row in payments.values():
 			row.closing_amount = row.expected_amount  # the cashier's count matches
 		closing.set("payment_reconciliation", list(payments.values()))
-		closing.set(
-			"taxes",
-			[
-				{"account_head": account, "rate": rate, "amount": amount}
-				for (account, rate), amount in taxes.items()
-			],
-		)
 		closing.insert()
 	finally:
 		frappe.set_user("Administrator")
 	closing.sales_listed = sales
 	return closing
+
+
+def fill_as_the_form_15(closing, sales: list, payments: dict) -> list:
+	"""ERPNext 15's pos_closing_entry.js: each sale's row, totals, taxes and payments summed in the form
+	(the change given back in cash)."""
+	taxes = {}
+	for sale in sales:
+		closing.append(
+			"pos_transactions",
+			{
+				"pos_invoice": sale.name,
+				"posting_date": sale.posting_date,
+				"grand_total": sale.grand_total,
+				"customer": sale.customer,
+			},
+		)
+		add_totals(closing, sale)
+		for tax in sale.taxes:
+			key = (tax.account_head, tax.rate)
+			taxes[key] = taxes.get(key, 0) + flt(tax.tax_amount)
+		for payment in sale.payments:
+			amount = flt(payment.amount)
+			if payment.account == sale.account_for_change_amount:
+				amount -= flt(sale.change_amount)
+			expect(payments, payment.mode_of_payment, amount)
+	closing.set(
+		"taxes",
+		[
+			{"account_head": account, "rate": rate, "amount": amount}
+			for (account, rate), amount in taxes.items()
+		],
+	)
+	return sales
+
+
+def fill_as_the_form_16(closing, listing: dict, payments: dict) -> list:
+	"""ERPNext 16's pos_closing_entry.js: rows in pos_invoices or sales_invoices, totals, and the
+	payments and taxes the server totalled."""
+	for sale in listing["invoices"]:
+		closing.append(
+			"pos_invoices" if sale.doctype == "POS Invoice" else "sales_invoices",
+			{
+				("pos_invoice" if sale.doctype == "POS Invoice" else "sales_invoice"): sale.name,
+				"posting_date": sale.posting_date,
+				"grand_total": sale.grand_total,
+				"customer": sale.customer,
+				"is_return": sale.is_return,
+				"return_against": sale.return_against,
+			},
+		)
+		add_totals(closing, sale)
+		closing.total_taxes_and_charges = flt(closing.total_taxes_and_charges) + flt(
+			sale.total_taxes_and_charges
+		)
+	for payment in listing["payments"]:
+		expect(payments, payment.mode_of_payment, flt(payment.amount))
+	closing.set("taxes", [{"account_head": t.account_head, "amount": t.tax_amount} for t in listing["taxes"]])
+	return listing["invoices"]
+
+
+def add_totals(closing, sale):
+	closing.grand_total = flt(closing.grand_total) + flt(sale.grand_total)
+	closing.net_total = flt(closing.net_total) + flt(sale.net_total)
+	closing.total_quantity = flt(closing.total_quantity) + flt(sale.total_qty)
+
+
+def expect(payments: dict, mode: str, amount: float):
+	row = payments.setdefault(mode, frappe._dict(mode_of_payment=mode, opening_amount=0, expected_amount=0))
+	row.expected_amount += amount
 
 
 def submit_as(closing, user: str):
@@ -227,7 +269,7 @@ def expected(closing) -> dict:
 
 
 def listed(closing) -> list[str]:
-	return [row.pos_invoice for row in closing.pos_transactions]
+	return [row.pos_invoice for row in closing.get(sales_table(closing))]
 
 
 def merge_logs_of(closing_name: str) -> list[str]:

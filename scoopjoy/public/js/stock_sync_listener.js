@@ -45,6 +45,7 @@ $(document).on("app_ready", () => {
 				(more > 0 ? " " + __("and {0} more", [more]) : "") +
 				".";
 		}
+		if (data.note) message += " " + frappe.utils.escape_html(data.note); // translated on the server
 		frappe.show_alert({ message, indicator: data.status === "Completed" ? "green" : "orange" }, 10);
 	});
 });

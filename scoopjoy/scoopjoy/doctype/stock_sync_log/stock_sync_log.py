@@ -38,6 +38,7 @@ from scoopjoy.alerts import alert_on_trouble
 from scoopjoy.scoopjoy.doctype.held_pos_sale.held_pos_sale import record_held_sales
 from scoopjoy.scoopjoy.doctype.outlet_sync_status.outlet_sync_status import forget_runs, record_outcomes
 from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import stale_after, stock_posting_mode
+from scoopjoy.stock_posting import pos_sells_sales_invoices
 
 ALL_OUTLETS = "All"
 ACTIVE_STATUSES = ("Queued", "Running")
@@ -529,6 +530,8 @@ class StockSyncLog(Document):
 		)
 		if self.invoices_held:
 			line += " " + _("{0} sales held (see Held Sales).").format(self.invoices_held)
+		if pos_sells_sales_invoices():
+			line += " " + sales_invoice_mode_note()
 		return line
 
 	def outcome(self) -> str:
@@ -552,6 +555,7 @@ class StockSyncLog(Document):
 			"invoices_held": self.invoices_held,
 			"held_details": self.held_sale_rows(limit=ERROR_DETAILS_IN_MESSAGE),
 			"stock_qty": self.stock_qty,
+			"note": sales_invoice_mode_note() if pos_sells_sales_invoices() else None,
 			"consolidated_documents": self.count_rows("Stock Sync Log Consolidation"),
 			"error_details": frappe.get_all(
 				"Stock Sync Log Outlet",
@@ -561,6 +565,13 @@ class StockSyncLog(Document):
 				limit=ERROR_DETAILS_IN_MESSAGE,
 			),
 		}
+
+
+def sales_invoice_mode_note() -> str:
+	return _(
+		"POS Settings make each POS sale a Sales Invoice, which posts its stock and GL at once: there is "
+		"nothing for the sync to consolidate, apart from POS Invoices made before that setting."
+	)
 
 
 def lock_state(name: str) -> str:

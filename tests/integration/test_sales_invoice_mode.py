@@ -1,0 +1,102 @@
+"""ERPNext 16's POS Settings "Sales Invoice" mode: the POS makes each sale a Sales Invoice that posts its
+stock and GL at once. The app stays out of the way: a run finishes cleanly, posts nothing and says why;
+the cashier's closing is ERPNext's own, listing and closing included."""
+
+import pytest
+
+frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe bench (FRAPPE_BENCH)")
+
+from frappe.utils import flt  # noqa: E402
+
+from scoopjoy import demo, stock_sync  # noqa: E402
+from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import sales_invoice_mode_note  # noqa: E402
+from tests.integration.shifts import LISTING, closing_from_opening, desk_call, submit_as  # noqa: E402
+
+pytestmark = pytest.mark.skipif(
+	not frappe.get_meta("POS Settings").has_field("invoice_type"),
+	reason="not applicable: this ERPNext has no Sales Invoice mode (POS Settings.invoice_type, ERPNext 16)",
+)
+RATE = 4.0
+
+
+@pytest.fixture
+def sales_invoice_mode():
+	before = frappe.db.get_single_value("POS Settings", "invoice_type")
+	frappe.db.set_single_value("POS Settings", "invoice_type", "Sales Invoice")
+	frappe.db.commit()
+	yield
+	frappe.db.rollback()
+	frappe.db.set_single_value("POS Settings", "invoice_type", before)
+	frappe.db.commit()
+
+
+def pos_sale(world, outlet, item: str, qty: float) -> str:
+	"""A sale as ERPNext 16's POS page makes it in Sales Invoice mode: a Sales Invoice created using POS,
+	updating stock, paid in cash, submitted."""
+	invoice = frappe.get_doc(
+		{
+			"doctype": "Sales Invoice",
+			"company": world.company,
+			"pos_profile": outlet.pos_profile,
+			"is_pos": 1,
+			"is_created_using_pos": 1,
+			"update_stock": 1,
+			"customer": frappe.db.get_value("POS Profile", outlet.pos_profile, "customer"),
+			"set_warehouse": outlet.warehouse,
+			"items": [{"item_code": item, "qty": qty, "rate": RATE, "warehouse": outlet.warehouse}],
+			"payments": [{"mode_of_payment": demo.cash_mode_of_payment(world.company), "amount": qty * RATE}],
+		}
+	)
+	invoice.insert()
+	invoice.submit()
+	world.sold.append(invoice.name)
+	return invoice.name
+
+
+def test_a_run_posts_nothing_says_why_and_the_closing_stays_erpnexts(world, sales_invoice_mode):
+	scoop = world.make_item("SCOOP")
+	outlet = world.make_stocked_outlet("SalesInvoiceMode", {scoop: 10})
+	shift = demo.ensure_shift(world.company, outlet.pos_profile)
+	cashier = frappe.db.get_value("POS Opening Entry", shift, "user")
+	frappe.set_user(cashier)
+	try:
+		sales = [pos_sale(world, outlet, scoop, 2), pos_sale(world, outlet, scoop, 1)]
+	finally:
+		frappe.set_user("Administrator")
+	world.commit()
+	ledger = {
+		sale: frappe.db.count("Stock Ledger Entry", {"voucher_no": sale, "is_cancelled": 0}) for sale in sales
+	}
+	assert ledger == dict.fromkeys(sales, 1)  # ERPNext posted each sale at once
+
+	stock_sync.process_stock_sync(world.group)
+	frappe.db.rollback()
+	[run] = world.logs()
+	log = frappe.get_doc("Stock Sync Log", run)
+	assert (log.status, log.succeeded, log.failed, log.invoices_consolidated) == ("Completed", 1, 0, 0)
+	assert sales_invoice_mode_note() in log.summary
+	assert frappe.db.count("Stock Sync Log Consolidation", {"parent": run}) == 0
+	assert {
+		sale: frappe.db.count("Stock Ledger Entry", {"voucher_no": sale, "is_cancelled": 0}) for sale in sales
+	} == ledger  # nothing posted twice
+
+	# The closing form's listing is ERPNext's, unchanged, and its closing is ERPNext's.
+	period = frappe.db.get_value("POS Opening Entry", shift, "period_start_date")
+	args = dict(
+		start=str(period), end=str(frappe.utils.now_datetime()), pos_profile=outlet.pos_profile, user=cashier
+	)
+	ours = desk_call(LISTING, **args)
+	erpnexts = frappe.get_attr(LISTING)(**args)
+	assert ours == erpnexts
+	assert sorted(row.name for row in ours["invoices"]) == sorted(sales)
+
+	closing = submit_as(closing_from_opening(shift), cashier)
+	assert closing.status == "Submitted"
+	assert [row.sales_invoice for row in closing.sales_invoices] == sales
+	assert closing.pos_invoices == []
+	assert flt(closing.grand_total) == 3 * RATE
+	assert not closing.get("custom_stock_postings") and not closing.get("custom_stock_posting_note")
+	assert {frappe.db.get_value("Sales Invoice", sale, "pos_closing_entry") for sale in sales} == {
+		closing.name
+	}
+	assert frappe.db.get_value("POS Opening Entry", shift, "status") == "Closed"
