@@ -7,9 +7,11 @@ data use these functions.
 """
 
 import frappe
+from frappe import _
 from frappe.utils import add_days, get_datetime, getdate, now_datetime
 
 from scoopjoy.pos_closing import sales_table
+from scoopjoy.stock_posting import pos_sells_sales_invoices
 
 
 def default_company() -> str:
@@ -352,7 +354,15 @@ def build_demo(outlets: int = 50, invoices: int = 20, echo=print) -> dict:
 	Franchise Agreement and `invoices` POS Invoices made through ERPNext; plus two outlets that fail
 	for reasons an operator recognises: one without a warehouse, one whose stock was taken out after
 	its sales. Re-runnable: masters are reused, and every outlet is topped up to `invoices` invoices
-	not yet consolidated, so each run leaves something to sync."""
+	not yet consolidated, so each run leaves something to sync. Refused where the POS sells Sales
+	Invoices (ERPNext 16's default for new sites): there is nothing for the sync to post."""
+	if pos_sells_sales_invoices():
+		frappe.throw(
+			_(
+				"The demo sells POS Invoices, which the stock sync posts; this site's POS makes Sales "
+				"Invoices instead. Set POS Settings' Invoice Type to POS Invoice to use the demo."
+			)
+		)
 	company = default_company()
 	items = [enabled("Item", make_item(f"{DEMO} {flavour}")) for flavour in FLAVOURS]
 	customer = enabled("Customer", make_customer(f"{DEMO} Walk-in", demo_territory(REGIONS[0])))
