@@ -6,12 +6,18 @@ consolidates is what a site's POS terminals produce. The tests, the posting benc
 data use these functions.
 """
 
+from contextlib import contextmanager
+
 import frappe
+from erpnext.accounts.doctype.pos_opening_entry.pos_opening_entry import POSOpeningEntry
 from frappe import _
 from frappe.utils import add_days, get_datetime, getdate, now_datetime
 
 from scoopjoy.pos_closing import sales_table
 from scoopjoy.stock_posting import pos_sells_sales_invoices
+
+# ERPNext 16: one open shift per cashier (and per POS Profile).
+ONE_SHIFT_PER_CASHIER = hasattr(POSOpeningEntry, "check_user_already_assigned")
 
 
 def default_company() -> str:
@@ -155,14 +161,18 @@ def open_shift(company: str, pos_profile: str, user: str | None = None, start=No
 
 
 def ensure_shift(company: str, pos_profile: str, user: str | None = None) -> str:
-	"""The POS Profile's open shift, which every sale needs (ERPNext 15.99 and later), opened now when
-	there is none. ERPNext 16 allows one open shift per POS Profile and one per cashier, and refuses
-	sales in a shift opened on an earlier day: such a shift is closed first, and a user who already
-	runs another POS gets the profile's own cashier (see cashier_of)."""
+	"""The shift a sale of the POS Profile goes into (every sale needs one since ERPNext 15.99), opened
+	now when there is none. ERPNext 15: the user's own shift of the profile. ERPNext 16 allows one open
+	shift per POS Profile and one per cashier and refuses sales in a shift opened on an earlier day: the
+	profile's shift, whoever opened it; one from an earlier day is closed first; and a user who already
+	runs another POS leaves the new shift to the profile's own cashier (see cashier_of)."""
 	user = user or frappe.session.user
+	filters = {"pos_profile": pos_profile, "status": "Open", "docstatus": 1}
+	if not ONE_SHIFT_PER_CASHIER:
+		filters["user"] = user
 	shift = frappe.db.get_value(
 		"POS Opening Entry",
-		{"pos_profile": pos_profile, "status": "Open", "docstatus": 1},
+		filters,
 		["name", "period_start_date"],
 		as_dict=True,
 		order_by="period_start_date desc",
@@ -171,9 +181,22 @@ def ensure_shift(company: str, pos_profile: str, user: str | None = None) -> str
 		return shift.name
 	if shift:
 		close_shift(shift.name)
-	if frappe.db.exists("POS Opening Entry", {"user": user, "status": "Open", "docstatus": 1}):
+	if ONE_SHIFT_PER_CASHIER and frappe.db.exists(
+		"POS Opening Entry", {"user": user, "status": "Open", "docstatus": 1}
+	):
 		user = cashier_of(pos_profile)
 	return open_shift(company, pos_profile, user)
+
+
+@contextmanager
+def as_cashier_of(shift: str):
+	"""Sales are made by the shift's cashier: the closing counts the sales its cashier made."""
+	user = frappe.session.user
+	frappe.set_user(frappe.db.get_value("POS Opening Entry", shift, "user"))
+	try:
+		yield
+	finally:
+		frappe.set_user(user)
 
 
 def cashier_of(pos_profile: str) -> str:
@@ -199,8 +222,8 @@ def close_shift(opening: str) -> str:
 
 def sell(company: str, pos_profile: str, customer: str, lines: dict[str, float], rate: float = 3.5) -> str:
 	"""A POS Invoice made the way a POS terminal makes one, in the user's shift: profile, customer,
-	items, cash payment."""
-	ensure_shift(company, pos_profile)
+	items, cash payment, by the shift's cashier."""
+	shift = ensure_shift(company, pos_profile)
 	invoice = frappe.get_doc(
 		{
 			"doctype": "POS Invoice",
@@ -214,8 +237,9 @@ def sell(company: str, pos_profile: str, customer: str, lines: dict[str, float],
 			],
 		}
 	)
-	invoice.insert()
-	invoice.submit()
+	with as_cashier_of(shift):
+		invoice.insert()
+		invoice.submit()
 	return invoice.name
 
 
@@ -295,15 +319,16 @@ def return_of(invoice: str, qty: float) -> str:
 	from erpnext.accounts.doctype.pos_invoice.pos_invoice import make_sales_return
 
 	credit = make_sales_return(invoice)
-	ensure_shift(credit.company, credit.pos_profile)
+	shift = ensure_shift(credit.company, credit.pos_profile)
 	credit.items = credit.items[:1]
 	credit.items[0].qty = -qty
 	credit.calculate_taxes_and_totals()
 	for i, payment in enumerate(credit.payments):  # refunded in the first mode of payment
 		payment.amount = credit.grand_total if i == 0 else 0
 	credit.paid_amount = credit.base_paid_amount = credit.grand_total  # as the till sets it
-	credit.insert()
-	credit.submit()
+	with as_cashier_of(shift):
+		credit.insert()
+		credit.submit()
 	return credit.name
 
 
@@ -319,7 +344,7 @@ def close_pos_shift(company: str, pos_profile: str, invoices: list[str]) -> str:
 			"pos_opening_entry": opening.name,
 			"pos_profile": pos_profile,
 			"company": company,
-			"user": frappe.session.user,
+			"user": opening.user,
 			"period_start_date": min(
 				[opening.period_start_date, add_days(now_datetime(), -1)], key=get_datetime
 			),

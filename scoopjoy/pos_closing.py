@@ -67,10 +67,6 @@ def posting_on() -> bool:
 	return stock_posting_mode() == CONSOLIDATE and not pos_sells_sales_invoices()
 
 
-def in_test() -> bool:
-	return bool(getattr(frappe, "in_test", False) or frappe.flags.in_test)  # frappe.in_test since 16
-
-
 def sales_table(closing) -> str:
 	"""The closing's table of POS Invoices: `pos_transactions` in ERPNext 15, `pos_invoices` since 16
 	(beside `sales_invoices`, the POS sales made as Sales Invoices, which post without the sync)."""
@@ -351,7 +347,7 @@ def consolidate_or_queue(closing):
 			timeout=10000,
 			event="processing_merge_logs",
 			job_id=job_id,
-			now=frappe.conf.developer_mode or in_test(),
+			now=frappe.conf.developer_mode or frappe.flags.in_test,
 			closing_entry=closing.name,
 		)
 		frappe.msgprint(_("POS Invoices will be consolidated in a background process"), alert=1)

@@ -22,6 +22,10 @@ BENCH = Path(
 	or (_RUNNING_BENCH if (_RUNNING_BENCH / "apps" / "frappe").is_dir() else "~/frappe-bench")
 ).expanduser()
 SITE = os.environ.get("FRAPPE_SITE", "test_site")
+# Frappe's processes run in the bench's sites folder, and Frappe finds its logs from there ("../logs"):
+# importing ERPNext modules opens a log (Frappe 16), so the test modules are collected from there too.
+if (BENCH / "sites").is_dir():
+	os.chdir(BENCH / "sites")
 # Frappe renders emails and Desk pages from the built bundles this file lists (`bench build`).
 ASSETS_JSON = BENCH / "sites" / "assets" / "assets.json"
 needs_desk_assets = pytest.mark.skipif(
@@ -170,6 +174,7 @@ def site():
 		for method in frappe.get_hooks("before_tests", app_name="erpnext"):
 			frappe.get_attr(method)()
 	frappe.flags.in_test = True
+	frappe.in_test = True  # Frappe 16's test mode (frappe.tests.utils.toggle_test_mode), which ERPNext reads
 	yield frappe.local.site
 	frappe.db.rollback()
 	frappe.destroy()
