@@ -12,15 +12,15 @@ from scoopjoy import demo, stock_sync  # noqa: E402
 from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import sales_invoice_mode_note  # noqa: E402
 from tests.integration.shifts import LISTING, closing_from_opening, desk_call, submit_as  # noqa: E402
 
-pytestmark = pytest.mark.skipif(
-	not frappe.get_meta("POS Settings").has_field("invoice_type"),
-	reason="not applicable: this ERPNext has no Sales Invoice mode (POS Settings.invoice_type, ERPNext 16)",
-)
 RATE = 4.0
 
 
 @pytest.fixture
 def sales_invoice_mode():
+	if not frappe.get_meta("POS Settings").has_field("invoice_type"):
+		pytest.skip(
+			"not applicable: this ERPNext has no Sales Invoice mode (POS Settings.invoice_type, ERPNext 16)"
+		)
 	before = frappe.db.get_single_value("POS Settings", "invoice_type")
 	frappe.db.set_single_value("POS Settings", "invoice_type", "Sales Invoice")
 	frappe.db.commit()
