@@ -165,7 +165,7 @@ def ensure_shift(company: str, pos_profile: str, user: str | None = None) -> str
 	now when there is none. ERPNext 15: the user's own shift of the profile. ERPNext 16 allows one open
 	shift per POS Profile and one per cashier and refuses sales in a shift opened on an earlier day: the
 	profile's shift, whoever opened it; one from an earlier day is closed first; and a user who already
-	runs another POS leaves the new shift to the profile's own cashier (see cashier_of)."""
+	runs another POS leaves the new shift to a free demo cashier (see free_cashier)."""
 	user = user or frappe.session.user
 	filters = {"pos_profile": pos_profile, "status": "Open", "docstatus": 1}
 	if not ONE_SHIFT_PER_CASHIER:
@@ -184,7 +184,7 @@ def ensure_shift(company: str, pos_profile: str, user: str | None = None) -> str
 	if ONE_SHIFT_PER_CASHIER and frappe.db.exists(
 		"POS Opening Entry", {"user": user, "status": "Open", "docstatus": 1}
 	):
-		user = cashier_of(pos_profile)
+		user = free_cashier()
 	return open_shift(company, pos_profile, user)
 
 
@@ -199,15 +199,30 @@ def as_cashier_of(shift: str):
 		frappe.set_user(user)
 
 
-def cashier_of(pos_profile: str) -> str:
-	"""The profile's own cashier (a user made for it once), for a POS whose shift no free user can open."""
-	email = f"cashier-{frappe.scrub(pos_profile).replace('_', '-')}@scoopjoy.example"[:140]
-	if not frappe.db.exists("User", email):
-		user = frappe.get_doc(
-			{"doctype": "User", "email": email, "first_name": pos_profile, "send_welcome_email": 0}
-		).insert(ignore_permissions=True)
-		user.add_roles("Accounts User", "Sales User", "Stock User")
-	return email
+CASHIER = "scoopjoy-cashier-{0:04d}@scoopjoy.example"
+
+
+def free_cashier() -> str:
+	"""A demo cashier with no open shift (ERPNext 16: one open shift per cashier), made when every one
+	is busy. Reused, not one per POS Profile: Frappe throttles the users made per minute."""
+	busy = set(frappe.get_all("POS Opening Entry", filters={"status": "Open", "docstatus": 1}, pluck="user"))
+	cashiers = frappe.get_all(
+		"User",
+		filters={"name": ("like", CASHIER.format(0).replace("0000", "%"))},
+		pluck="name",
+		order_by="name",
+	)
+	for cashier in cashiers:
+		if cashier not in busy:
+			return cashier
+	number = len(cashiers) + 1
+	while frappe.db.exists("User", CASHIER.format(number)):
+		number += 1
+	user = frappe.get_doc(
+		{"doctype": "User", "email": CASHIER.format(number), "first_name": "Cashier", "send_welcome_email": 0}
+	).insert(ignore_permissions=True)
+	user.add_roles("Accounts User", "Sales User", "Stock User")
+	return user.name
 
 
 def close_shift(opening: str) -> str:

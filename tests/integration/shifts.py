@@ -22,7 +22,7 @@ class Shop:
 	"""One outlet of the world with a POS Profile that takes cash and card, a tax account and
 	cashiers; sales are POS Invoices made through ERPNext by the cashier's own session."""
 
-	def __init__(self, world, label="Shift", stock=100, profile_of=None):
+	def __init__(self, world, label="Shift", stock=100):
 		self.world = world
 		self.company = world.company
 		self.scoop = world.make_item("SCOOP")
@@ -32,12 +32,39 @@ class Shop:
 		self.tax_account = frappe.get_all(
 			"Account", filters={"company": self.company, "account_type": "Tax", "is_group": 0}, pluck="name"
 		)[0]
-		profile = frappe.get_doc("POS Profile", self.outlet.pos_profile)
+		self.customer = frappe.db.get_value("POS Profile", self.outlet.pos_profile, "customer")
+		self.tills = [self.takes_cash_and_card(self.outlet.pos_profile)]
+		self.till_of = {}
+		self.sales = []
+
+	def takes_cash_and_card(self, pos_profile: str) -> str:
+		profile = frappe.get_doc("POS Profile", pos_profile)
 		profile.append("payments", {"mode_of_payment": self.card})
 		profile.disable_rounded_total = 1  # the expected amounts are the exact totals
 		profile.save()
-		self.customer = frappe.db.get_value("POS Profile", profile.name, "customer")
-		self.sales = []
+		return profile.name
+
+	def till_for(self, cashier: str) -> str:
+		"""The POS Profile the cashier's shift sells through. ERPNext 15: the outlet's one profile, for
+		every cashier. ERPNext 16 opens one shift per profile at a time: each cashier of the outlet has
+		a till of their own (a POS Profile on the outlet's warehouse)."""
+		if cashier in self.till_of:
+			return self.till_of[cashier]
+		taken = set(self.till_of.values())
+		free = (
+			[till for till in self.tills if till not in taken] if demo.ONE_SHIFT_PER_CASHIER else self.tills
+		)
+		if not free:
+			name = f"{self.outlet.pos_profile} Till {len(self.tills) + 1}"
+			free = [
+				self.takes_cash_and_card(
+					demo.make_pos_profile(name, self.company, self.outlet.warehouse, self.customer)
+				)
+			]
+			self.tills.append(free[0])
+			self.world.pos_profiles.append(free[0])
+		self.till_of[cashier] = free[0]
+		return free[0]
 
 	def cashier(self, key: str) -> str:
 		email = f"{self.world.tag.lower()}-{key}@scoopjoy.example"
@@ -53,7 +80,7 @@ class Shop:
 		opening = frappe.get_doc(
 			{
 				"doctype": "POS Opening Entry",
-				"pos_profile": self.outlet.pos_profile,
+				"pos_profile": self.till_for(cashier),
 				"company": self.company,
 				"user": cashier,
 				"period_start_date": add_to_date(now_datetime(), minutes=-1),
@@ -75,7 +102,7 @@ class Shop:
 				{
 					"doctype": "POS Invoice",
 					"company": self.company,
-					"pos_profile": self.outlet.pos_profile,
+					"pos_profile": self.till_for(cashier),
 					"customer": customer or self.customer,
 					"update_stock": 1,
 					"items": [{"item_code": self.scoop, "qty": scoops, "rate": RATE}],

@@ -148,10 +148,13 @@ def test_pos_closing_fields_are_owned_by_the_module_and_written_after_submit():
 	assert doctype("Shift Stock Posting")["istable"] == 1
 	h = hooks()
 	assert h["override_doctype_class"] == {"POS Closing Entry": "scoopjoy.pos_closing.ShiftClosing"}
-	assert h["override_whitelisted_methods"] == {
+	assert h["override_whitelisted_methods"] == {  # the closing form's listing in ERPNext 15, and in 16
 		"erpnext.accounts.doctype.pos_closing_entry.pos_closing_entry.get_pos_invoices": (
 			"scoopjoy.pos_closing.get_pos_invoices"
-		)
+		),
+		"erpnext.accounts.doctype.pos_closing_entry.pos_closing_entry.get_invoices": (
+			"scoopjoy.pos_closing.get_invoices"
+		),
 	}
 
 
