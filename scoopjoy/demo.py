@@ -221,7 +221,7 @@ def free_cashier() -> str:
 	user = frappe.get_doc(
 		{"doctype": "User", "email": CASHIER.format(number), "first_name": "Cashier", "send_welcome_email": 0}
 	).insert(ignore_permissions=True)
-	user.add_roles("Accounts User", "Sales User", "Stock User")
+	user.add_roles("Accounts User", "Sales User", "Sales Manager", "Stock User")  # Sales Manager: closes the shift
 	return user.name
 
 
@@ -247,6 +247,38 @@ def sell(company: str, pos_profile: str, customer: str, lines: dict[str, float],
 			"customer": customer,
 			"update_stock": 1,
 			"items": [{"item_code": item, "qty": qty, "rate": rate} for item, qty in lines.items()],
+			"payments": [
+				{"mode_of_payment": cash_mode_of_payment(company), "amount": rate * sum(lines.values())}
+			],
+		}
+	)
+	with as_cashier_of(shift):
+		invoice.insert()
+		invoice.submit()
+	return invoice.name
+
+
+def sell_as_sales_invoice(
+	company: str, pos_profile: str, customer: str, lines: dict[str, float], rate: float = 3.5
+) -> str:
+	"""A sale as ERPNext 16's POS page makes it in POS Settings' "Sales Invoice" mode: a Sales Invoice
+	created using POS, updating stock (it posts its stock and GL at once), paid in cash, in the shift."""
+	shift = ensure_shift(company, pos_profile)
+	warehouse = frappe.db.get_value("POS Profile", pos_profile, "warehouse")
+	invoice = frappe.get_doc(
+		{
+			"doctype": "Sales Invoice",
+			"company": company,
+			"pos_profile": pos_profile,
+			"is_pos": 1,
+			"is_created_using_pos": 1,
+			"update_stock": 1,
+			"customer": customer,
+			"set_warehouse": warehouse,
+			"items": [
+				{"item_code": item, "qty": qty, "rate": rate, "warehouse": warehouse}
+				for item, qty in lines.items()
+			],
 			"payments": [
 				{"mode_of_payment": cash_mode_of_payment(company), "amount": rate * sum(lines.values())}
 			],

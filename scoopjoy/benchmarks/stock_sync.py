@@ -31,6 +31,7 @@ from unittest import mock
 
 import frappe
 from frappe.installer import update_site_config
+from frappe.query_builder.functions import Count, Sum
 from frappe.utils import create_batch, get_bench_path, nowdate
 from frappe.utils.nestedset import rebuild_tree
 
@@ -413,6 +414,63 @@ def cadence(outlets: int = 500, sales_per_run: int = 5, trading_hours: int = 12)
 	return {"seconds": seconds, "per_run": per_run, "per_day": per_day}
 
 
+def pos_modes(sales_per_hour: int = 20, trading_hours: int = 12) -> dict:
+	"""ERPNext 16's two POS modes, what each leaves in the ledger per outlet and day (README and the
+	Outlet Sync Health report quote it). One outlet sells an hour's `sales_per_hour` sales (one item
+	each, 1-3 scoops) as POS Invoices, which one sync run posts; then the same as "Sales Invoice" mode
+	sales, each a Sales Invoice that posts at once. Per day: Sales Invoice mode posts every sale; POS
+	Invoice mode posts what one run posts, once per run that finds sales (RUNS_PER_HOUR)."""
+	if not frappe.get_meta("POS Settings").has_field("invoice_type"):
+		raise RuntimeError("POS Settings has no Invoice Type here: ERPNext 16's two POS modes only")
+	stock_sync.check_sync_permission()
+	before = frappe.db.get_single_value("POS Settings", "invoice_type")
+	frappe.db.set_single_value("POS Settings", "invoice_type", "POS Invoice")
+	world = PostingWorld(1, sales_per_hour)
+	try:
+		with stock_posting(CONSOLIDATE):
+			stock_sync.process_stock_sync(world.group)
+		frappe.db.rollback()
+		[run_name] = frappe.get_all("Stock Sync Log", filters={"outlet_group": world.group}, pluck="name")
+		per_run = ledger_rows_per_outlet(run_name, 1)
+		frappe.db.set_single_value("POS Settings", "invoice_type", "Sales Invoice")
+		profile = world.profiles[0]
+		item, customer = f"{world.tag}-SCOOP", f"{world.tag} Walk-in"
+		company = demo.default_company()
+		sold = [
+			demo.sell_as_sales_invoice(company, profile, customer, {item: 1 + j % 3})
+			for j in range(sales_per_hour)
+		]
+		frappe.db.commit()  # nosemgrep: frappe-manual-commit
+		per_hour_si = ledger_rows_of(sold)
+	finally:
+		frappe.db.rollback()
+		frappe.db.set_single_value("POS Settings", "invoice_type", before)
+		frappe.db.commit()  # nosemgrep: frappe-manual-commit
+		world.remove()
+	per_day = {"Sales Invoice mode": {d: n * trading_hours for d, n in per_hour_si.items()}} | {
+		f"POS Invoice mode, {mode}": {d: n * runs * trading_hours for d, n in per_run.items()}
+		for mode, runs in RUNS_PER_HOUR.items()
+	}
+	print(f"\npos modes: one outlet, {sales_per_hour} sales an hour (1 item each); {machine()}")
+	print("one sync run of an hour's POS Invoices: " + ", ".join(f"{n:g} {d}" for d, n in per_run.items()))
+	print("an hour's Sales Invoice mode sales: " + ", ".join(f"{n:g} {d}" for d, n in per_hour_si.items()))
+	for mode, rows in per_day.items():
+		print(
+			f"per outlet per {trading_hours}-hour day, {mode}: "
+			+ ", ".join(f"{n:g} {d}" for d, n in rows.items())
+		)
+	return {"per_run": per_run, "per_hour_sales_invoice_mode": per_hour_si, "per_day": per_day}
+
+
+def ledger_rows_of(vouchers: list[str]) -> dict:
+	filters = {"voucher_type": "Sales Invoice", "voucher_no": ("in", vouchers or [""]), "is_cancelled": 0}
+	return {
+		"Sales Invoice": len(vouchers),
+		"GL Entry": frappe.db.count("GL Entry", filters),
+		"Stock Ledger Entry": frappe.db.count("Stock Ledger Entry", filters),
+	}
+
+
 def ledger_rows_per_outlet(run_name: str, outlets: int) -> dict:
 	vouchers = frappe.get_all(
 		"Stock Sync Log Consolidation", filters={"parent": run_name}, pluck="sales_invoice"
@@ -423,12 +481,7 @@ def ledger_rows_per_outlet(run_name: str, outlets: int) -> dict:
 		)
 		if v
 	]
-	filters = {"voucher_type": "Sales Invoice", "voucher_no": ("in", vouchers), "is_cancelled": 0}
-	return {
-		"Sales Invoice": len(vouchers) / outlets,
-		"GL Entry": frappe.db.count("GL Entry", filters) / outlets,
-		"Stock Ledger Entry": frappe.db.count("Stock Ledger Entry", filters) / outlets,
-	}
+	return {doctype: rows / outlets for doctype, rows in ledger_rows_of(vouchers).items()}
 
 
 def time_posting_run(world, count: int) -> dict:
@@ -533,13 +586,14 @@ def ledger_digest(world) -> dict:
 		order_by="warehouse asc, creation asc",
 		as_list=True,
 	)
-	gl = frappe.get_all(
-		"GL Entry",
-		filters={"voucher_no": ("in", vouchers or [""]), "is_cancelled": 0},
-		fields=["account", "sum(debit) as debit", "sum(credit) as credit", "count(*) as entries"],
-		group_by="account",
-		order_by="account asc",
-		as_list=True,
+	gle = frappe.qb.DocType("GL Entry")
+	gl = (
+		frappe.qb.from_(gle)
+		.select(gle.account, Sum(gle.debit), Sum(gle.credit), Count("*"))
+		.where(gle.voucher_no.isin(vouchers or [""]) & (gle.is_cancelled == 0))
+		.groupby(gle.account)
+		.orderby(gle.account)
+		.run()
 	)
 	ple = frappe.db.count("Payment Ledger Entry", {"voucher_no": ("in", vouchers or [""]), "delinked": 0})
 	return {"consolidated": len(linked), "vouchers": len(vouchers), "sle": sle, "gl": gl, "ple": ple}

@@ -9,7 +9,7 @@ import pytest
 frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe bench (FRAPPE_BENCH)")
 
 import pymysql  # noqa: E402
-from frappe.utils.background_jobs import get_job, get_queue  # noqa: E402
+from frappe.utils.background_jobs import create_job_id, get_job, get_queue  # noqa: E402
 from rq import Queue, Worker  # noqa: E402
 from rq.job import JobStatus  # noqa: E402
 from rq.maintenance import clean_intermediate_queue  # noqa: E402
@@ -60,7 +60,7 @@ def test_kill_9_mid_run_then_the_next_trigger_resumes(world, three_hundred_outle
 		time.sleep(0.1)
 	detected_after = time.monotonic() - started
 	assert reply["sync_log"] == run and "resumes" in reply["message"], reply
-	assert scoopjoy_job_ids("long") == [f"{SITE}::scoopjoy_stock_sync::{world.group}"]
+	assert scoopjoy_job_ids("long") == [create_job_id(f"scoopjoy_stock_sync::{world.group}")]
 
 	run_burst_worker("long,short")
 	log = frappe.get_doc("Stock Sync Log", run)
@@ -126,7 +126,7 @@ def test_twenty_concurrent_callers_get_one_run_and_one_job(world, queues):
 	assert errors == []
 	assert len(replies) == 20
 	assert len(world.logs()) == 1
-	assert scoopjoy_job_ids("long") == [f"{SITE}::scoopjoy_stock_sync::{world.group}"]
+	assert scoopjoy_job_ids("long") == [create_job_id(f"scoopjoy_stock_sync::{world.group}")]
 	assert sum("queued" in r["message"] for r in replies) == 1
 	assert sum("already running" in r["message"] for r in replies) == 19
 	assert {r["sync_log"] for r in replies} == set(world.logs())
@@ -144,7 +144,7 @@ def test_a_killed_workers_job_left_started_in_rq_does_not_swallow_the_next_run(w
 	reply = stock_sync.enqueue_stock_sync(world.group)
 
 	assert "has been queued" in reply["message"]
-	assert scoopjoy_job_ids("long") == [f"{SITE}::{job_id}"]
+	assert scoopjoy_job_ids("long") == [create_job_id(job_id)]
 	assert get_job(job_id).kwargs["kwargs"]["sync_log"] == reply["sync_log"]
 
 

@@ -9,6 +9,7 @@ import pytest
 
 frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe bench (FRAPPE_BENCH)")
 
+from frappe.query_builder.functions import Count, Sum  # noqa: E402
 from frappe.utils import add_days, flt, nowdate  # noqa: E402
 
 from scoopjoy import demo, stock_sync  # noqa: E402
@@ -153,7 +154,7 @@ def tub_back(world, invoice: str) -> str:
 	from erpnext.accounts.doctype.pos_invoice.pos_invoice import make_sales_return
 
 	credit = make_sales_return(invoice)
-	demo.ensure_shift(world.company, credit.pos_profile)
+	shift = demo.ensure_shift(world.company, credit.pos_profile)
 	credit.items = credit.items[:1]
 	credit.items[0].qty = -1
 	credit.calculate_taxes_and_totals()
@@ -161,8 +162,9 @@ def tub_back(world, invoice: str) -> str:
 	for payment in credit.payments:
 		payment.amount = credit.grand_total if payment.mode_of_payment == cash else 0
 	credit.paid_amount = credit.base_paid_amount = credit.grand_total  # as the till sets it
-	credit.insert()
-	credit.submit()
+	with demo.as_cashier_of(shift):
+		credit.insert()
+		credit.submit()
 	world.sold.append(credit.name)
 	return credit.name
 
@@ -170,7 +172,7 @@ def tub_back(world, invoice: str) -> str:
 def sell(world, outlet, customer, lines, shop, card: float = 0, change: float = 0) -> str:
 	"""A POS Invoice as a till makes it: lines (item, qty, batch, discount %), the profile's taxes, paid
 	by card for `card` and the rest in cash, `change` more cash handed over than due."""
-	demo.ensure_shift(world.company, outlet.pos_profile)
+	shift = demo.ensure_shift(world.company, outlet.pos_profile)
 	invoice = frappe.get_doc(
 		{
 			"doctype": "POS Invoice",
@@ -202,8 +204,9 @@ def sell(world, outlet, customer, lines, shop, card: float = 0, change: float = 
 	if card:
 		payments.append({"mode_of_payment": shop.card, "amount": card})
 	invoice.set("payments", payments)
-	invoice.insert()
-	invoice.submit()
+	with demo.as_cashier_of(shift):
+		invoice.insert()
+		invoice.submit()
 	world.sold.append(invoice.name)
 	return invoice.name
 
@@ -244,20 +247,22 @@ def digest(outlet) -> dict:
 			fields=["batch_no", "qty"],
 		)
 	)
-	gl = frappe.get_all(
-		"GL Entry",
-		filters={"voucher_no": ("in", vouchers), "is_cancelled": 0},
-		fields=["account", "sum(debit) as debit", "sum(credit) as credit"],
-		group_by="account",
-		order_by="account",
-		as_list=True,
+	gle = frappe.qb.DocType("GL Entry")
+	gl = (
+		frappe.qb.from_(gle)
+		.select(gle.account, Sum(gle.debit), Sum(gle.credit))
+		.where(gle.voucher_no.isin(vouchers) & (gle.is_cancelled == 0))
+		.groupby(gle.account)
+		.orderby(gle.account)
+		.run()
 	)
-	ple = frappe.get_all(
-		"Payment Ledger Entry",
-		filters={"voucher_no": ("in", vouchers), "delinked": 0},
-		fields=["account_type", "sum(amount) as amount", "count(*) as entries"],
-		group_by="account_type",
-		as_list=True,
+	pl = frappe.qb.DocType("Payment Ledger Entry")
+	ple = (
+		frappe.qb.from_(pl)
+		.select(pl.account_type, Sum(pl.amount), Count("*"))
+		.where(pl.voucher_no.isin(vouchers) & (pl.delinked == 0))
+		.groupby(pl.account_type)
+		.run()
 	)
 	totals = sorted(
 		frappe.get_all(

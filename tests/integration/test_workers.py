@@ -5,6 +5,7 @@ import pytest
 frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe bench (FRAPPE_BENCH)")
 
 from frappe.utils import nowtime  # noqa: E402
+from frappe.utils.background_jobs import create_job_id  # noqa: E402
 
 from scoopjoy import stock_sync  # noqa: E402
 from tests.integration.conftest import bench_command, run_burst_worker  # noqa: E402
@@ -24,11 +25,11 @@ def test_worker_runs_sync_then_report_on_short_queue(world, small_world, queues)
 	frappe.flags.in_test = False
 	stock_sync.enqueue_stock_sync(world.group)
 	frappe.db.commit()
-	assert scoopjoy_job_ids("long") == [f"{frappe.local.site}::scoopjoy_stock_sync::{world.group}"]
+	assert scoopjoy_job_ids("long") == [create_job_id(f"scoopjoy_stock_sync::{world.group}")]
 
 	run_burst_worker("long")
 	assert scoopjoy_job_ids("long") == []
-	assert scoopjoy_job_ids("short") == [f"{frappe.local.site}::scoopjoy_sync_report::{world.group}"]
+	assert scoopjoy_job_ids("short") == [create_job_id(f"scoopjoy_sync_report::{world.group}")]
 	[log_name] = world.logs()
 	assert frappe.db.get_value("Stock Sync Log", log_name, "status") == "Running"  # until the report
 
@@ -65,7 +66,7 @@ def test_bench_execute_from_a_shell_enqueues_and_a_worker_runs_it(world, small_w
 	)
 	assert result.returncode == 0, result.stderr
 	assert f"scoopjoy_stock_sync::{world.group}" in result.stdout
-	assert scoopjoy_job_ids("long") == [f"{frappe.local.site}::scoopjoy_stock_sync::{world.group}"]
+	assert scoopjoy_job_ids("long") == [create_job_id(f"scoopjoy_stock_sync::{world.group}")]
 
 	run_burst_worker("long,short")
 	[log_name] = world.logs()
