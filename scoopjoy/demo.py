@@ -202,6 +202,9 @@ def as_cashier_of(shift: str):
 CASHIER = "scoopjoy-cashier-{0:04d}@scoopjoy.example"
 
 
+CASHIER_ROLES = ("Accounts User", "Sales User", "Sales Manager", "Stock User")  # Sales Manager: closes shifts
+
+
 def free_cashier() -> str:
 	"""A demo cashier with no open shift (ERPNext 16: one open shift per cashier), made when every one
 	is busy. Reused, not one per POS Profile: Frappe throttles the users made per minute."""
@@ -212,17 +215,27 @@ def free_cashier() -> str:
 		pluck="name",
 		order_by="name",
 	)
-	for cashier in cashiers:
-		if cashier not in busy:
-			return cashier
-	number = len(cashiers) + 1
-	while frappe.db.exists("User", CASHIER.format(number)):
-		number += 1
-	user = frappe.get_doc(
-		{"doctype": "User", "email": CASHIER.format(number), "first_name": "Cashier", "send_welcome_email": 0}
-	).insert(ignore_permissions=True)
-	user.add_roles("Accounts User", "Sales User", "Sales Manager", "Stock User")  # Sales Manager: closes the shift
-	return user.name
+	free = next((cashier for cashier in cashiers if cashier not in busy), None)
+	if not free:
+		number = len(cashiers) + 1
+		while frappe.db.exists("User", CASHIER.format(number)):
+			number += 1
+		free = (
+			frappe.get_doc(
+				{
+					"doctype": "User",
+					"email": CASHIER.format(number),
+					"first_name": "Cashier",
+					"send_welcome_email": 0,
+				}
+			)
+			.insert(ignore_permissions=True)
+			.name
+		)
+	missing = set(CASHIER_ROLES) - set(frappe.get_roles(free))
+	if missing:
+		frappe.get_doc("User", free).add_roles(*sorted(missing))
+	return free
 
 
 def close_shift(opening: str) -> str:
@@ -418,6 +431,13 @@ def close_pos_shift(company: str, pos_profile: str, invoices: list[str]) -> str:
 DEMO = "ScoopJoy Demo"
 REGIONS = ("North", "South", "Central")
 FLAVOURS = ("Vanilla", "Chocolate", "Strawberry")
+
+
+def use_pos_invoices():
+	"""ERPNext 16: make the POS sell POS Invoices (POS Settings' Invoice Type), as a site migrated from
+	15 does; `bench --site SITE execute scoopjoy.demo.use_pos_invoices`. Nothing to do on ERPNext 15."""
+	if frappe.get_meta("POS Settings").has_field("invoice_type"):
+		frappe.db.set_single_value("POS Settings", "invoice_type", "POS Invoice")
 
 
 def build_demo(outlets: int = 50, invoices: int = 20, echo=print) -> dict:

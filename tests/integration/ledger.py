@@ -93,11 +93,14 @@ def assert_untouched(invoices: list[str], warehouse: str):
 	assert consolidated_vouchers(warehouse) == set()
 
 
-def consolidation_snapshot(invoices: list[str], warehouse: str, since) -> dict:
+def consolidation_snapshot(invoices: list[str], warehouse: str, since, cashier: str | None = None) -> dict:
 	"""Everything consolidating these POS Invoices left, with document names replaced by their order
-	of appearance and the warehouse by "W": two consolidations of identical sales compare equal
-	exactly when they posted the same things. `since`: Versions written from then on."""
+	of appearance, the warehouse by "W" and the cashier by "cashier": two consolidations of identical
+	sales compare equal exactly when they posted the same things. `since`: Versions written from then on."""
 	tokens = {}
+
+	def person(user):
+		return "cashier" if cashier and user == cashier else user
 
 	def token(name):
 		if not name:
@@ -106,7 +109,7 @@ def consolidation_snapshot(invoices: list[str], warehouse: str, since) -> dict:
 
 	def rows(doctype, filters, fields, order_by="idx asc"):
 		return [
-			tuple("W" if value == warehouse else value for value in row)
+			tuple("W" if value == warehouse else person(value) for value in row)
 			for row in frappe.get_all(
 				doctype, filters=filters, fields=fields, order_by=order_by, as_list=True
 			)
@@ -132,9 +135,9 @@ def consolidation_snapshot(invoices: list[str], warehouse: str, since) -> dict:
 				doc.status,
 				token(doc.consolidated_invoice),
 				doc.custom_stock_synced,
-				doc.modified_by,
+				person(doc.modified_by),
 				doc.docstatus,
-				[(version_changes(v.data, token), v.owner) for v in versions],
+				[(version_changes(v.data, token), person(v.owner)) for v in versions],
 			)
 		)
 	logs = frappe.get_all(

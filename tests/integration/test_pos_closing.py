@@ -169,7 +169,7 @@ def test_a_shift_the_sync_never_touched_closes_exactly_as_erpnexts_own(world, cl
 				closing.custom_stock_posting_note,
 				closing.custom_stock_postings,
 				len(merge_logs_of(closing.name)),
-				consolidation_snapshot(shop.sales, shop.outlet.warehouse, since),
+				consolidation_snapshot(shop.sales, shop.outlet.warehouse, since, cashier),
 			)
 		)
 	assert results[0] == results[1]
