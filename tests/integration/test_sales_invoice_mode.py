@@ -68,7 +68,13 @@ def test_a_run_posts_nothing_says_why_and_the_closing_stays_erpnexts(world, sale
 	assert ours == erpnexts
 	assert sorted(row.name for row in ours["invoices"]) == sorted(sales)
 
-	closing = submit_as(closing_from_opening(shift), cashier)
+	# Out of test mode: ERPNext's closing, in tests, consolidates every unconsolidated POS Invoice of the
+	# site when its own list is empty (consolidate_pos_invoices); a cashier's closing never does.
+	frappe.in_test = frappe.flags.in_test = False
+	try:
+		closing = submit_as(closing_from_opening(shift), cashier)
+	finally:
+		frappe.in_test = frappe.flags.in_test = True
 	assert closing.status == "Submitted"
 	assert [row.sales_invoice for row in closing.sales_invoices] == sales
 	assert closing.pos_invoices == []
