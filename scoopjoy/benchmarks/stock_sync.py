@@ -419,7 +419,8 @@ def pos_modes(sales_per_hour: int = 20, trading_hours: int = 12) -> dict:
 	Outlet Sync Health report quote it). One outlet sells an hour's `sales_per_hour` sales (one item
 	each, 1-3 scoops) as POS Invoices, which one sync run posts; then the same as "Sales Invoice" mode
 	sales, each a Sales Invoice that posts at once. Per day: Sales Invoice mode posts every sale; POS
-	Invoice mode posts what one run posts, once per run that finds sales (RUNS_PER_HOUR)."""
+	Invoice mode posts a Sales Invoice with its GL per run that finds sales (RUNS_PER_HOUR), and a Stock
+	Ledger Entry per sold line."""
 	if not frappe.get_meta("POS Settings").has_field("invoice_type"):
 		raise RuntimeError("POS Settings has no Invoice Type here: ERPNext 16's two POS modes only")
 	stock_sync.check_sync_permission()
@@ -447,8 +448,13 @@ def pos_modes(sales_per_hour: int = 20, trading_hours: int = 12) -> dict:
 		frappe.db.set_single_value("POS Settings", "invoice_type", before)
 		frappe.db.commit()  # nosemgrep: frappe-manual-commit
 		world.remove()
+	# A run makes one Sales Invoice (and its GL) per outlet and customer whatever it posts, and one Stock
+	# Ledger Entry per sold line (ERPNext 16 keeps a consolidated item row per sale): the first follow
+	# the runs, the second the sales (the run above posted an hour of them).
 	per_day = {"Sales Invoice mode": {d: n * trading_hours for d, n in per_hour_si.items()}} | {
-		f"POS Invoice mode, {mode}": {d: n * runs * trading_hours for d, n in per_run.items()}
+		f"POS Invoice mode, {mode}": {
+			d: n * trading_hours * (1 if d == "Stock Ledger Entry" else runs) for d, n in per_run.items()
+		}
 		for mode, runs in RUNS_PER_HOUR.items()
 	}
 	print(f"\npos modes: one outlet, {sales_per_hour} sales an hour (1 item each); {machine()}")

@@ -84,3 +84,21 @@ def test_a_run_posts_nothing_says_why_and_the_closing_stays_erpnexts(world, sale
 		closing.name
 	}
 	assert frappe.db.get_value("POS Opening Entry", shift, "status") == "Closed"
+
+
+def test_the_health_report_names_the_pos_mode_and_what_each_costs(sales_invoice_mode):
+	from scoopjoy.scoopjoy.report.outlet_sync_health.outlet_sync_health import (
+		POS_INVOICE_MODE_DAY,
+		SALES_INVOICE_MODE_DAY,
+		execute,
+	)
+
+	message = execute({})[2]
+	assert "Sales Invoices, which post at once" in message
+	assert f"{SALES_INVOICE_MODE_DAY[0]} Sales Invoices" in message
+	frappe.db.set_single_value("POS Settings", "invoice_type", "POS Invoice")
+	message = execute({})[2]
+	assert "The POS sells POS Invoices" in message
+	assert any(
+		f"{day[0]} Sales Invoices, {day[1]} GL Entries" in message for day in POS_INVOICE_MODE_DAY.values()
+	)

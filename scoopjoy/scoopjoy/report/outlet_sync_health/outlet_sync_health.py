@@ -16,6 +16,7 @@ from scoopjoy.pos_closing import open_shifts_posted_by_sync
 from scoopjoy.scoopjoy.doctype.held_pos_sale.held_pos_sale import held_sales_of
 from scoopjoy.scoopjoy.doctype.outlet_sync_status.outlet_sync_status import CHRONIC_FAILURES
 from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import schedule
+from scoopjoy.stock_posting import pos_sells_sales_invoices
 
 # Worst first; the chart shows them in this order, in these colours.
 STATES = {
@@ -36,7 +37,40 @@ def execute(filters: dict | None = None):
 	rows = outlet_rows(filters)
 	if filters.only_problems:
 		rows = [row for row in rows if row.state != "Healthy"]
-	return columns(), rows, None, chart(rows), summary(rows)
+	return columns(), rows, pos_mode_message(), chart(rows), summary(rows)
+
+
+# What each of ERPNext 16's POS modes leaves in the ledger per outlet over a 12-hour day of 20 sales an
+# hour (one item each, one customer): (Sales Invoices, GL Entries, Stock Ledger Entries), as measured by
+# `bench --site SITE execute scoopjoy.benchmarks.stock_sync.pos_modes` (README: "What each POS mode costs").
+SALES_INVOICE_MODE_DAY = (240, 1440, 240)
+POS_INVOICE_MODE_DAY = {
+	"Every 5 minutes": (144, 864, 240),
+	"Every 15 minutes": (48, 288, 240),
+	"Hourly": (12, 72, 240),
+	"Daily": (1, 6, 240),
+}
+
+
+def pos_mode_message() -> str | None:
+	"""Which POS mode the site is in (ERPNext 16's POS Settings' Invoice Type) and what each costs."""
+	if not frappe.get_meta("POS Settings").has_field("invoice_type"):
+		return None  # ERPNext 15: every POS sale is a POS Invoice
+	costs = _("{0} Sales Invoices, {1} GL Entries, {2} Stock Ledger Entries")
+	cadence = schedule() if schedule() in POS_INVOICE_MODE_DAY else "Hourly"
+	lines = [
+		_("The POS sells Sales Invoices, which post at once: the sync has nothing to consolidate.")
+		if pos_sells_sales_invoices()
+		else _("The POS sells POS Invoices, which the sync posts ({0}).").format(_(cadence)),
+		_(
+			"Per outlet over a 12-hour day of 20 sales an hour: Sales Invoice mode {0}; POS Invoice mode, synced {1}, {2}."
+		).format(
+			costs.format(*SALES_INVOICE_MODE_DAY),
+			_(cadence).lower(),
+			costs.format(*POS_INVOICE_MODE_DAY[cadence]),
+		),
+	]
+	return "<br>".join(frappe.utils.escape_html(line) for line in lines)
 
 
 def outlet_rows(filters) -> list[dict]:
