@@ -405,12 +405,9 @@ def cadence(outlets: int = 500, sales_per_run: int = 5, trading_hours: int = 12)
 	}
 	print(f"\ncadence: {outlets} outlets × {sales_per_run} sales, one run on 1 worker; {machine()}")
 	print(f"wall time {seconds:.1f} s ({1000 * seconds / world.invoices:.1f} ms/sale)")
-	print("per outlet per run: " + ", ".join(f"{n:g} {d}" for d, n in per_run.items()))
+	print_ledger_rows("per outlet per run", per_run)
 	for mode, rows in per_day.items():
-		print(
-			f"per outlet per {trading_hours}-hour day, {mode}: "
-			+ ", ".join(f"{n:g} {d}" for d, n in rows.items())
-		)
+		print_ledger_rows(f"per outlet per {trading_hours}-hour day, {mode}", rows)
 	return {"seconds": seconds, "per_run": per_run, "per_day": per_day}
 
 
@@ -458,14 +455,15 @@ def pos_modes(sales_per_hour: int = 20, trading_hours: int = 12) -> dict:
 		for mode, runs in RUNS_PER_HOUR.items()
 	}
 	print(f"\npos modes: one outlet, {sales_per_hour} sales an hour (1 item each); {machine()}")
-	print("one sync run of an hour's POS Invoices: " + ", ".join(f"{n:g} {d}" for d, n in per_run.items()))
-	print("an hour's Sales Invoice mode sales: " + ", ".join(f"{n:g} {d}" for d, n in per_hour_si.items()))
+	print_ledger_rows("one sync run of an hour's POS Invoices", per_run)
+	print_ledger_rows("an hour's Sales Invoice mode sales", per_hour_si)
 	for mode, rows in per_day.items():
-		print(
-			f"per outlet per {trading_hours}-hour day, {mode}: "
-			+ ", ".join(f"{n:g} {d}" for d, n in rows.items())
-		)
+		print_ledger_rows(f"per outlet per {trading_hours}-hour day, {mode}", rows)
 	return {"per_run": per_run, "per_hour_sales_invoice_mode": per_hour_si, "per_day": per_day}
+
+
+def print_ledger_rows(label: str, rows: dict):
+	print(f"{label}: " + ", ".join(f"{n:g} {doctype}" for doctype, n in rows.items()))
 
 
 def ledger_rows_of(vouchers: list[str]) -> dict:
