@@ -598,8 +598,17 @@ def rq_job_pending(job_id: str) -> bool:
 	return (
 		status == JobStatus.STARTED
 		and job.started_at is not None
-		and datetime.datetime.utcnow() - job.started_at < datetime.timedelta(seconds=STARTUP_GRACE)
+		and utc_now() - as_utc(job.started_at) < datetime.timedelta(seconds=STARTUP_GRACE)
 	)
+
+
+def utc_now() -> datetime.datetime:
+	return datetime.datetime.now(datetime.UTC)
+
+
+def as_utc(moment: datetime.datetime) -> datetime.datetime:
+	"""RQ's job times are UTC: naive in the RQ Frappe 15 pins, timezone-aware in Frappe 16's."""
+	return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
 
 
 def waiting_in_queue(job) -> bool:
