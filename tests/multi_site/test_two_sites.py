@@ -29,7 +29,7 @@ if not OTHER_SITE:
 	)
 SERIES = "SSL-.YYYY.-.#####"
 OUTLETS = 24  # with the thresholds below: three fan-out batches per site
-PAUSE = 0.3  # seconds per outlet's row: each run lasts several seconds, so the two overlap
+PAUSE = 0.5  # seconds per outlet's row: each run lasts 12 s, so the two overlap however late a worker starts
 
 
 class OtherSite:
