@@ -10,15 +10,17 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from rq import Worker
 
 frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe bench (FRAPPE_BENCH)")
 
 from frappe.installer import update_site_config  # noqa: E402
 from frappe.model.naming import NamingSeries  # noqa: E402
+from frappe.utils.background_jobs import get_queue  # noqa: E402
 
 from scoopjoy import stock_sync  # noqa: E402
 from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import MARK_ONLY  # noqa: E402
-from tests.integration.conftest import BENCH, kill_9, start_worker  # noqa: E402
+from tests.integration.conftest import BENCH, kill_9, start_worker, worker_family  # noqa: E402
 from tests.integration.world import World, wait_until  # noqa: E402
 
 OTHER_SITE = os.environ.get("SCOOPJOY_OTHER_SITE")
@@ -29,7 +31,7 @@ if not OTHER_SITE:
 	)
 SERIES = "SSL-.YYYY.-.#####"
 OUTLETS = 24  # with the thresholds below: three fan-out batches per site
-PAUSE = 0.5  # seconds per outlet's row: each run lasts 12 s, so the two overlap however late a worker starts
+PAUSE = 0.3  # seconds per outlet's row: each run lasts several seconds, so the two overlap
 
 
 class OtherSite:
@@ -90,6 +92,12 @@ def next_run_name() -> str:
 	return series.get_prefix() + f"{series.get_current_value() + 1:05d}"
 
 
+def listening(workers) -> int:
+	"""How many of these worker processes RQ lists as workers of the long queue."""
+	pids = {w.pid for w in Worker.all(queue=get_queue("long"))}
+	return sum(1 for worker in workers if pids & set(worker_family(worker)))
+
+
 def collide_run_names(other_site):
 	"""The other site's next run gets this site's next run name."""
 	current = NamingSeries(SERIES).get_current_value()
@@ -126,6 +134,9 @@ def test_two_sites_sync_at_once_with_the_same_run_name(other_site, site_config, 
 	collide_run_names(other_site)
 	workers = [start_worker("long,short") for _ in range(2)]
 	try:
+		# Both workers listening before anything is queued: each site's run gets one at once, so the two
+		# overlap (a worker starting late, as on a loaded machine, would leave one run to finish first).
+		wait_until(lambda: listening(workers) == len(workers), timeout=120)
 		frappe.flags.in_test = False
 		reply_here = stock_sync.enqueue_stock_sync(here.group)
 		frappe.db.commit()
