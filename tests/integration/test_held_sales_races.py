@@ -49,7 +49,7 @@ def worker_done(run: str) -> bool:
 	return bool(awaiting) or status not in ("Queued", "Running")
 
 
-def wait_for_sleeper(timeout: float = 60):
+def wait_for_sleeper(timeout: float = 120):
 	wait_until(someone_sleeping_in_mariadb, timeout=timeout, every=0.05)
 
 

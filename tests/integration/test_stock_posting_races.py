@@ -40,7 +40,7 @@ def stocked_outlets(world, count: int, invoices: int, group: str | None = None) 
 	return outlets
 
 
-def wait_for_sleeper(timeout: float = 60):
+def wait_for_sleeper(timeout: float = 120):
 	wait_until(someone_sleeping_in_mariadb, timeout=timeout, every=0.05)
 
 
