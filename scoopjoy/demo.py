@@ -200,14 +200,12 @@ def as_cashier_of(shift: str):
 
 
 CASHIER = "scoopjoy-cashier-{0:04d}@scoopjoy.example"
-
-
 CASHIER_ROLES = ("Accounts User", "Sales User", "Sales Manager", "Stock User")  # Sales Manager: closes shifts
 
 
 def free_cashier() -> str:
 	"""A demo cashier with no open shift (ERPNext 16: one open shift per cashier), made when every one
-	is busy. Reused, not one per POS Profile: Frappe throttles the users made per minute."""
+	is busy. Reused, not one per POS Profile: Frappe refuses more than 60 new users an hour."""
 	busy = set(frappe.get_all("POS Opening Entry", filters={"status": "Open", "docstatus": 1}, pluck="user"))
 	cashiers = frappe.get_all(
 		"User",
