@@ -68,19 +68,13 @@ doc_events = {
 		"on_update": "scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings.retention_from_log_settings"
 	},
 	"POS Invoice": {
-		"on_submit": "scoopjoy.scoopjoy.doctype.held_pos_sale.held_pos_sale.forget_corrected_sale",
-		"on_cancel": "scoopjoy.scoopjoy.doctype.held_pos_sale.held_pos_sale.forget_corrected_sale",
+		"on_submit": "scoopjoy.stock_sync.sync_after_correction",
+		"on_cancel": "scoopjoy.stock_sync.sync_after_correction",
 	},
-	"Stock Entry": {"on_submit": "scoopjoy.scoopjoy.doctype.held_pos_sale.held_pos_sale.sync_on_stock_in"},
-	"Purchase Receipt": {
-		"on_submit": "scoopjoy.scoopjoy.doctype.held_pos_sale.held_pos_sale.sync_on_stock_in"
-	},
-	"Purchase Invoice": {
-		"on_submit": "scoopjoy.scoopjoy.doctype.held_pos_sale.held_pos_sale.sync_on_stock_in"
-	},
-	"Stock Reconciliation": {
-		"on_submit": "scoopjoy.scoopjoy.doctype.held_pos_sale.held_pos_sale.sync_on_stock_in"
-	},
-	"Delivery Note": {"on_submit": "scoopjoy.scoopjoy.doctype.held_pos_sale.held_pos_sale.sync_on_stock_in"},
-	"Sales Invoice": {"on_submit": "scoopjoy.scoopjoy.doctype.held_pos_sale.held_pos_sale.sync_on_stock_in"},
+	"Stock Entry": {"on_submit": "scoopjoy.stock_sync.sync_on_stock_in"},
+	"Purchase Receipt": {"on_submit": "scoopjoy.stock_sync.sync_on_stock_in"},
+	"Purchase Invoice": {"on_submit": "scoopjoy.stock_sync.sync_on_stock_in"},
+	"Stock Reconciliation": {"on_submit": "scoopjoy.stock_sync.sync_on_stock_in"},
+	"Delivery Note": {"on_submit": "scoopjoy.stock_sync.sync_on_stock_in"},
+	"Sales Invoice": {"on_submit": "scoopjoy.stock_sync.sync_on_stock_in"},
 }

@@ -6,7 +6,8 @@ enqueue_sync_report ─short queue─> generate_sync_report (finalises the run's
 
 Each run is a Stock Sync Log; its states and their transitions live on that controller. What syncing
 one outlet posts lives in scoopjoy.stock_posting. This module walks outlets and decides when a run
-starts, resumes or stops.
+starts, resumes or stops, including the syncs a stock transaction starts for outlets with held sales
+(sync_on_stock_in, sync_after_correction: the doc events in hooks.py).
 """
 
 import datetime
@@ -22,6 +23,10 @@ from rq.job import JobStatus
 
 from scoopjoy import named_lock
 from scoopjoy.savepoint import Savepoint, forget_rolled_back_rows
+from scoopjoy.scoopjoy.doctype.held_pos_sale.held_pos_sale import (
+	forget_corrected_sale,
+	outlets_holding_sales_for,
+)
 from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import (
 	MARK_ONLY,
 	schedule,
@@ -278,6 +283,24 @@ def report_lost_reports():
 		if not job or job.get_status() not in (JobStatus.QUEUED, JobStatus.STARTED):
 			discard_job(report_job_id(outlet_group))  # a failed or finished one would block dedup
 			enqueue_sync_report(outlet_group)
+
+
+def sync_on_stock_in(doc, method=None):
+	"""on_submit of a stock transaction (Stock Entry, Purchase Receipt, Stock Reconciliation, …): if it
+	brought stock into a warehouse of an outlet with held sales, sync that outlet now instead of at
+	the next scheduled run. The sync's own credit notes are skipped: it is posting that outlet."""
+	if frappe.flags.scoopjoy_posting:
+		return
+	if outlets := outlets_holding_sales_for(doc):
+		sync_after_stock_in(outlets)
+
+
+def sync_after_correction(doc, method=None):
+	"""POS Invoice on_cancel, and on_submit of a return: a corrected held sale leaves the held list,
+	and a return brings its stock back, so its outlet is synced again."""
+	outlet = forget_corrected_sale(doc)
+	if outlet and doc.docstatus == 1:
+		sync_after_stock_in([outlet])
 
 
 def sync_after_stock_in(outlets: list[str]):

@@ -10,7 +10,8 @@ It leaves the list when a run posts it, when the cashier cancels it, or when the
 (the return joins its original in the next attempt; until ERPNext 15.98 the merge log posts the
 return's credit note first, so a fully returned sale needs no stock; since 15.99 it posts the sale
 first, so the pair waits for the sale's stock like any held sale). Stock arriving in a warehouse of an
-outlet with held sales queues a sync of that outlet's group (scoopjoy.stock_sync.sync_after_stock_in).
+outlet with held sales queues a sync of that outlet's group (scoopjoy.stock_sync.sync_on_stock_in); this
+module only keeps the records, and never imports the sync.
 """
 
 import frappe
@@ -99,28 +100,22 @@ def held_sales_of(outlets: list[str]) -> dict[str, list[dict]]:
 	return held
 
 
-def forget_corrected_sale(doc, method=None):
-	"""POS Invoice on_cancel, and on_submit of a return: the cashier corrected a held sale, which
-	leaves the held list (a return also brings its stock back: the outlet is synced again)."""
+def forget_corrected_sale(doc) -> str | None:
+	"""The cashier corrected a held sale (cancelled it, or submitted its return): it leaves the held
+	list. Returns the outlet it was held at, or None when the document corrected no held sale."""
 	if doc.doctype != "POS Invoice":
-		return
+		return None
 	corrected = doc.return_against if doc.docstatus == 1 and doc.is_return else doc.name
 	if not corrected or not frappe.db.exists("Held POS Sale", corrected):
-		return
+		return None
 	outlet = frappe.db.get_value("Held POS Sale", corrected, "outlet")
 	frappe.db.delete("Held POS Sale", {"name": corrected})
-	if doc.docstatus == 1:
-		from scoopjoy.stock_sync import sync_after_stock_in
-
-		sync_after_stock_in([outlet])
+	return outlet
 
 
-def sync_on_stock_in(doc, method=None):
-	"""on_submit of a stock transaction (Stock Entry, Purchase Receipt, Stock Reconciliation, …): if it
-	brought stock into a warehouse of an outlet with held sales, sync that outlet now instead of at
-	the next scheduled run. The sync's own credit notes are skipped: it is posting that outlet."""
-	if frappe.flags.scoopjoy_posting:
-		return
+def outlets_holding_sales_for(doc) -> list[str]:
+	"""The outlets with held sales in a warehouse this submitted stock transaction brought stock into
+	(a Stock Reconciliation counts whichever way it moved)."""
 	sle = frappe.qb.DocType("Stock Ledger Entry")
 	warehouses = (
 		frappe.qb.from_(sle)
@@ -134,7 +129,4 @@ def sync_on_stock_in(doc, method=None):
 		)
 		.run(pluck=True)
 	)
-	if outlets := held_in_warehouses(warehouses):
-		from scoopjoy.stock_sync import sync_after_stock_in
-
-		sync_after_stock_in(outlets)
+	return held_in_warehouses(warehouses)
