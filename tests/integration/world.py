@@ -12,7 +12,7 @@ import frappe
 from frappe.utils.background_jobs import get_queue, get_redis_connection_without_auth
 
 from scoopjoy import demo
-from scoopjoy.benchmarks.stock_sync import insert_pending_invoices
+from scoopjoy.benchmarks.fixtures import insert_pending_invoices
 
 TEST_PREFIX = "SJT"
 

@@ -42,7 +42,7 @@ def execute(filters: dict | None = None):
 
 # What each of ERPNext 16's POS modes leaves in the ledger per outlet over a 12-hour day of 20 sales an
 # hour (one item each, one customer): (Sales Invoices, GL Entries, Stock Ledger Entries), as measured by
-# `bench --site SITE execute scoopjoy.benchmarks.stock_sync.pos_modes` (README: "What each POS mode costs").
+# `bench --site SITE execute scoopjoy.benchmarks.pos_modes.run` (README: "What each POS mode costs").
 SALES_INVOICE_MODE_DAY = (240, 1440, 240)
 POS_INVOICE_MODE_DAY = {
 	"Every 5 minutes": (144, 864, 240),
