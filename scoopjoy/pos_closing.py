@@ -1,4 +1,4 @@
-"""The cashier's shift closing when the stock sync posts stock every hour.
+"""The cashier's shift closing when the stock sync posts stock on its schedule.
 
 ERPNext's POS Closing Entry sees only unconsolidated POS Invoices (`get_pos_invoices` filters on an
 empty `consolidated_invoice`, `validate_pos_invoices` refuses consolidated ones), so once the sync has

@@ -11,7 +11,7 @@ rows, held until the chunk commits), and ERPNext's merge log refuses an invoice 
 Consolidated. A cashier's POS Closing Entry locks the same rows (scoopjoy.pos_closing): whichever
 comes second waits, then sees what the first consolidated and counts it instead of posting it again.
 
-One code path for every ERPNext 15: what differs between versions (a merge log's company, its
+One code path for every ERPNext 15 and 16: what differs between versions (a merge log's company, its
 split by accounting dimensions, one credit note per original sale, consolidated invoices dated by
 their sales) is read from what the running ERPNext offers, and where the sync replaces an ERPNext
 method for speed it keeps that method's contract or hands the call back to it.
