@@ -109,19 +109,21 @@ def insert_history(fixture, history: str, runs: int):
 
 
 def query_plans(work) -> list[tuple[str, list[dict]]]:
-	"""EXPLAIN of every SELECT `work` sends."""
+	"""EXPLAIN of every SELECT `work` sends, as MariaDB received it (values already in place: how
+	Frappe passes them differs between releases)."""
 	queries = []
 	original = frappe.db.sql
 
 	def recording(query, *args, **kwargs):
+		result = original(query, *args, **kwargs)
 		if str(query).lstrip().upper().startswith("SELECT"):
-			queries.append((str(query), args[0] if args else kwargs.get("values")))
-		return original(query, *args, **kwargs)
+			queries.append(frappe.db.last_query)
+		return result
 
 	with mock.patch.object(frappe.db, "sql", recording):
 		work()
 	return [
-		(query, original(f"EXPLAIN {query}", values, as_dict=True))  # nosemgrep: frappe-using-db-sql
-		for query, values in queries
+		(query, original(f"EXPLAIN {query}", as_dict=True))  # nosemgrep: frappe-using-db-sql
+		for query in queries
 		if "tabSingles" not in query  # settings lookups
 	]
