@@ -99,8 +99,13 @@ def listening(workers) -> int:
 
 
 def collide_run_names(other_site):
-	"""The other site's next run gets this site's next run name."""
-	current = NamingSeries(SERIES).get_current_value()
+	"""Both sites' next run gets the same name, one that neither site has used yet (a fresh site's
+	first sync may be ahead of a test site that never synced)."""
+	current = max(
+		NamingSeries(SERIES).get_current_value(),
+		other_site(lambda: NamingSeries(SERIES).get_current_value()),
+	)
+	NamingSeries(SERIES).update_counter(current)
 	other_site(lambda: NamingSeries(SERIES).update_counter(current))
 	assert other_site(next_run_name) == next_run_name()
 
