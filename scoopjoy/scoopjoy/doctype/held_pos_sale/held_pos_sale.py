@@ -106,11 +106,12 @@ def forget_corrected_sale(doc) -> str | None:
 	if doc.doctype != "POS Invoice":
 		return None
 	corrected = doc.return_against if doc.docstatus == 1 and doc.is_return else doc.name
-	if not corrected or not frappe.db.exists("Held POS Sale", corrected):
+	# Every sale's submit passes here: one primary-key read, and a delete only for a held sale.
+	held = corrected and frappe.db.get_value("Held POS Sale", corrected, ["name", "outlet"], as_dict=True)
+	if not held:
 		return None
-	outlet = frappe.db.get_value("Held POS Sale", corrected, "outlet")
-	frappe.db.delete("Held POS Sale", {"name": corrected})
-	return outlet
+	frappe.db.delete("Held POS Sale", {"name": held.name})
+	return held.outlet
 
 
 def outlets_holding_sales_for(doc) -> list[str]:
