@@ -18,10 +18,9 @@ from contextlib import contextmanager
 import frappe
 from frappe import _
 from frappe.utils import cint, create_batch, get_datetime, get_time, now_datetime
-from frappe.utils.background_jobs import get_job
-from rq.job import JobStatus
 
 from scoopjoy import named_lock
+from scoopjoy.liveness import discard_job, rq_job_in_flight
 from scoopjoy.savepoint import Savepoint, forget_rolled_back_rows
 from scoopjoy.scoopjoy.doctype.held_pos_sale.held_pos_sale import (
 	forget_corrected_sale,
@@ -33,11 +32,7 @@ from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import (
 	setting,
 	stale_after,
 )
-from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import (
-	ALL_OUTLETS,
-	RunTakenOver,
-	discard_job,
-)
+from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import ALL_OUTLETS, RunTakenOver
 from scoopjoy.stock_posting import mark_outlets_at_once, post_outlet_stock, posting_session, readable
 
 SYNC_ROLES = ("System Manager", "Stock Manager")
@@ -279,8 +274,7 @@ def report_lost_reports():
 		"Stock Sync Log", filters={"awaiting_report": 1}, pluck="outlet_group", distinct=True
 	):
 		outlet_group = None if group == ALL_OUTLETS else group
-		job = get_job(report_job_id(outlet_group))
-		if not job or job.get_status() not in (JobStatus.QUEUED, JobStatus.STARTED):
+		if not rq_job_in_flight(report_job_id(outlet_group)):
 			discard_job(report_job_id(outlet_group))  # a failed or finished one would block dedup
 			enqueue_sync_report(outlet_group)
 

@@ -7,8 +7,8 @@ import frappe
 
 from scoopjoy import stock_sync
 from scoopjoy.benchmarks.fixtures import PostingWorld, stamp, statements, stock_posting
+from scoopjoy.liveness import discard_job
 from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import CONSOLIDATE
-from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import discard_job
 
 
 def run(outlets: int = 500, invoices_per_outlet: int = 2) -> dict:

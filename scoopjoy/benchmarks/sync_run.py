@@ -11,8 +11,8 @@ from frappe.utils import create_batch
 
 from scoopjoy import stock_sync
 from scoopjoy.benchmarks.fixtures import Fixture, stamp, statements, stock_posting
+from scoopjoy.liveness import discard_job
 from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import MARK_ONLY
-from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import discard_job
 
 
 def run(outlets: int = 500, invoices_per_outlet: int = 100, memory: bool = True) -> list[dict]:

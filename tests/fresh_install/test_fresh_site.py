@@ -102,7 +102,7 @@ def test_upgrade_keeps_old_runs_and_consolidates_by_default():
 	old = frappe.get_last_doc("Stock Sync Log")  # queued by the previous release before the upgrade
 	assert (old.stock_posting or None, old.invoices_consolidated, old.invoices_flagged) == (None, 0, 0)
 	assert old.trigger == "CLI" and old.status == "Queued"
-	from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import discard_job
+	from scoopjoy.liveness import discard_job
 
 	discard_job(old.job_id)  # no worker of this throwaway site will run it
 

@@ -84,3 +84,11 @@ def test_the_records_below_the_sync_never_import_it():
 	below = [m for m in graph if ".doctype." in m or m in ("scoopjoy.stock_posting", "scoopjoy.bulk")]
 	assert below
 	assert not [m for m in below if "scoopjoy.stock_sync" in graph[m]]
+
+
+def test_the_liveness_probes_sit_below_the_run():
+	"""The run's record asks scoopjoy.liveness about locks and RQ; the probes never reach back to runs."""
+	graph = import_graph()
+	run = "scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log"
+	assert "scoopjoy.liveness" in graph[run]
+	assert not graph["scoopjoy.liveness"] & {run, "scoopjoy.stock_sync"}

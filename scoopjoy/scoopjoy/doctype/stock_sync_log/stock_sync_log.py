@@ -19,25 +19,19 @@ and raises RunTakenOver inside its own transaction, which is rolled back with ev
 did in it. The taker also ends a frozen holder's database connection first (scoopjoy.named_lock).
 """
 
-import datetime
-import time
-
 import frappe
 from frappe import _
 from frappe.model.document import Document
 from frappe.query_builder import Interval
 from frappe.query_builder.functions import Now
 from frappe.utils import now_datetime, time_diff_in_seconds
-from frappe.utils.background_jobs import get_job
-from rq import Queue
-from rq.job import JobStatus
-from rq.utils import as_text
 
 from scoopjoy import bulk, named_lock
 from scoopjoy.alerts import alert_on_trouble
+from scoopjoy.liveness import discard_job, lock_state, rq_job_pending
 from scoopjoy.scoopjoy.doctype.held_pos_sale.held_pos_sale import record_held_sales
 from scoopjoy.scoopjoy.doctype.outlet_sync_status.outlet_sync_status import forget_runs, record_outcomes
-from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import stale_after, stock_posting_mode
+from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import stock_posting_mode
 from scoopjoy.stock_posting import pos_sells_sales_invoices
 
 ALL_OUTLETS = "All"
@@ -46,10 +40,6 @@ FINISHED_STATUSES = ("Completed", "Completed with Errors", "Failed", "Cancelled"
 CLEAR_BATCH = 100  # runs deleted per transaction by the history clean-up (about 50,000 rows)
 MAX_RESUMES = 5
 ERROR_DETAILS_IN_MESSAGE = 20
-# Seconds between RQ marking a job started and its worker taking the run's lock (fork, site init).
-STARTUP_GRACE = 5
-# Seconds a live worker of several queues takes from popping a job to marking it started.
-IN_TRANSIT_GRACE = 3
 # Added up over the outlets' rows; the rows carry the same names.
 INVOICE_COUNTERS = (
 	"invoices_synced",
@@ -452,7 +442,7 @@ class StockSyncLog(Document):
 		as far as the app knows, and never ended by it), or "dead". A held lock counts only while its
 		holder's connection shows signs of life: a killed worker's lock is gone at once, a frozen one's
 		connection falls silent (stale_after). RQ answers for work not yet started, and for a job just
-		started whose worker is still taking the lock."""
+		started whose worker is still taking the lock. The probes themselves are scoopjoy.liveness."""
 		if self.worker_is_running():
 			return "alive"
 		if "unseen" in {lock_state(name) for name in self.lock_names()}:
@@ -572,70 +562,3 @@ def sales_invoice_mode_note() -> str:
 		"POS Settings make each POS sale a Sales Invoice, which posts its stock and GL at once: there is "
 		"nothing for the sync to consolidate, apart from POS Invoices made before that setting."
 	)
-
-
-def lock_state(name: str) -> str:
-	"""free, live, unseen (held by a connection this site cannot see as its own), or frozen."""
-	holder = named_lock.holder(name)
-	if holder is None:
-		return "free"
-	idle = named_lock.holder_idle_for(holder)
-	if idle is None:
-		return "unseen"
-	return "live" if idle < stale_after() else "frozen"
-
-
-def rq_job_pending(job_id: str) -> bool:
-	"""Waiting in RQ's queue, or started moments ago by a worker still taking the run's lock (without
-	this, liveness flickered dead-then-alive while a batch started). A job started earlier counts only
-	through its named lock: a killed worker's job stays "started" in RQ until RQ cleans up."""
-	job = get_job(job_id)
-	if not job:
-		return False
-	status = job.get_status()
-	if status == JobStatus.QUEUED:
-		return waiting_in_queue(job)
-	return (
-		status == JobStatus.STARTED
-		and job.started_at is not None
-		and utc_now() - as_utc(job.started_at) < datetime.timedelta(seconds=STARTUP_GRACE)
-	)
-
-
-def utc_now() -> datetime.datetime:
-	return datetime.datetime.now(datetime.UTC)
-
-
-def as_utc(moment: datetime.datetime) -> datetime.datetime:
-	"""RQ's job times are UTC: naive in the RQ Frappe 15 pins, timezone-aware in Frappe 16's."""
-	return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
-
-
-def waiting_in_queue(job) -> bool:
-	"""Is a "queued" job really in its queue, or on its way to a work horse? A worker takes the job off
-	the queue and only its work horse marks it started: a worker killed in between leaves the job
-	"queued" in no queue, for ever (a worker of several queues keeps no intermediate list for RQ's
-	cleanup to find). A worker of one queue parks the job in the queue's intermediate list meanwhile,
-	which RQ's maintenance clears. A live worker of several queues marks it started within moments
-	(fork and site set-up): the job counts as pending if it does within IN_TRANSIT_GRACE, which is what
-	made a fan-out's liveness flicker dead-then-alive between two batches."""
-	queue = Queue(job.origin, connection=job.connection)
-	if queue.get_job_position(job.id) is not None:
-		return True
-	if any(
-		as_text(parked) == job.id for parked in job.connection.lrange(queue.intermediate_queue_key, 0, -1)
-	):
-		return True
-	deadline = time.monotonic() + IN_TRANSIT_GRACE
-	while time.monotonic() < deadline:
-		time.sleep(0.1)
-		if job.get_status(refresh=True) != JobStatus.QUEUED:
-			return job.get_status() == JobStatus.STARTED
-	return False
-
-
-def discard_job(job_id: str):
-	"""Drop an RQ job that belongs to no live run, so `deduplicate=True` does not refuse the next one.
-	RQ keeps a dead worker's job in its "started" registry until its own cleanup runs."""
-	if job := get_job(job_id):
-		job.delete()
