@@ -26,38 +26,32 @@ outside a closing). In "Mark invoices only" mode, and where ERPNext 16's POS sel
 """
 
 import json
-from contextlib import contextmanager
 
 import frappe
-from erpnext.accounts.doctype.pos_closing_entry import pos_closing_entry as erpnext_closing
-from erpnext.accounts.doctype.pos_closing_entry.pos_closing_entry import POSClosingEntry
-from erpnext.accounts.doctype.pos_invoice_merge_log.pos_invoice_merge_log import (
-	check_scheduler_status,
-	get_error_message,
-)
 from frappe import _
 from frappe.query_builder.custom import ConstantColumn
 from frappe.query_builder.functions import IfNull, Timestamp
 from frappe.utils import get_datetime, get_time, getdate
-from frappe.utils.background_jobs import is_job_enqueued
 
-from scoopjoy.savepoint import Savepoint
-from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import CONSOLIDATE, stock_posting_mode
-from scoopjoy.stock_posting import (
+from scoopjoy import erpnext_pos
+from scoopjoy.erpnext_pos import (
 	NOT_THE_SALES_FAULT,
+	POSClosingEntry,
+	closing_sales,
 	consolidated_into,
 	documents_of,
 	merge_log_groups,
-	names_what_they_sell,
 	new_merge_log,
 	pos_sells_sales_invoices,
 	readable,
 )
+from scoopjoy.sale_isolation import names_what_they_sell
+from scoopjoy.savepoint import Savepoint
+from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import CONSOLIDATE, stock_posting_mode
 
 POSTED_BY_SYNC = "Stock Sync"
 POSTED_BY_CLOSING = "This Closing"
 LEFT_TO_SYNC = "Left to the Stock Sync"
-QUEUE_FROM = 10  # ERPNext consolidates a closing of this many invoices in a background job
 
 
 def posting_on() -> bool:
@@ -65,16 +59,6 @@ def posting_on() -> bool:
 	Sales Invoices (ERPNext 16's POS Settings "Sales Invoice" mode: each sale posts at once, and the
 	closing is ERPNext's own)."""
 	return stock_posting_mode() == CONSOLIDATE and not pos_sells_sales_invoices()
-
-
-def sales_table(closing) -> str:
-	"""The closing's table of POS Invoices: `pos_transactions` in ERPNext 15, `pos_invoices` since 16
-	(beside `sales_invoices`, the POS sales made as Sales Invoices, which post without the sync)."""
-	return "pos_invoices" if closing.meta.has_field("pos_invoices") else "pos_transactions"
-
-
-def sales_rows(closing) -> list:
-	return closing.get(sales_table(closing))
 
 
 # ── listing the shift's sales ────────────────────────────────────────────────────────────────
@@ -86,7 +70,7 @@ def get_pos_invoices(start, end, pos_profile, user):
 	and payments, for the closing form to total. With posting on, the sales the sync already
 	consolidated are listed too, each with `scoopjoy_posted_by_sync` naming its merge log."""
 	if not posting_on():
-		return erpnext_closing.get_pos_invoices(start, end, pos_profile, user)
+		return erpnext_pos.erpnext_listing(start, end, pos_profile, user)
 	frappe.has_permission("POS Closing Entry", "write", throw=True)
 	names, posted = shift_sales(start, end, pos_profile, user)
 	sales = []
@@ -104,20 +88,16 @@ def get_invoices(start, end, pos_profile, user):
 	listed too (each with `scoopjoy_posted_by_sync`), and the payments and taxes are ERPNext's totals of
 	the whole list."""
 	if not posting_on():
-		return erpnext_closing.get_invoices(start, end, pos_profile, user)
+		return erpnext_pos.erpnext_listing(start, end, pos_profile, user)
 	frappe.has_permission("POS Closing Entry", "write", throw=True)
-	listed = erpnext_closing.get_invoices(start, end, pos_profile, user)
+	listed = erpnext_pos.erpnext_listing(start, end, pos_profile, user)
 	_names, posted = shift_sales(start, end, pos_profile, user)
 	if not posted:
 		return listed
 	invoices = sorted(
 		listed["invoices"] + listing_rows(list(posted), posted), key=lambda row: (row.timestamp, row.name)
 	)
-	return {
-		"invoices": invoices,
-		"payments": erpnext_closing.get_payments(invoices),
-		"taxes": erpnext_closing.get_taxes(invoices),
-	}
+	return erpnext_pos.closing_totals(invoices)
 
 
 def listing_rows(names: list[str], posted: dict[str, str]) -> list[dict]:
@@ -229,7 +209,7 @@ class ShiftClosing(POSClosingEntry):
 		the others (profile, cashier), and no sale may be counted by two submitted closings."""
 		if not posting_on():
 			return super().validate_pos_invoices()
-		table = sales_table(self)
+		table = erpnext_pos.closing_sales_table(self)
 		every_row = self.get(table)
 		posted = merge_logs_of_the_sync([row.pos_invoice for row in every_row])
 		counted = counted_by_other_closings(list(posted), self.name)
@@ -240,7 +220,9 @@ class ShiftClosing(POSClosingEntry):
 			for row in every_row
 			if row.pos_invoice in counted
 		]
-		errors += self.mismatches_of(row for row in every_row if row.pos_invoice in posted)
+		errors += erpnext_pos.closing_mismatches(
+			self, [row for row in every_row if row.pos_invoice in posted]
+		)
 		if errors:
 			frappe.throw(errors, title=_("Invalid POS Invoices"), as_list=True)
 		setattr(self, table, [row for row in every_row if row.pos_invoice not in posted])
@@ -249,37 +231,16 @@ class ShiftClosing(POSClosingEntry):
 		finally:
 			setattr(self, table, every_row)
 
-	def mismatches_of(self, rows) -> list[str]:
-		"""ERPNext's profile and cashier checks, for the sales its own check stops at "consolidated"."""
-		errors = []
-		for row in rows:
-			profile, owner = frappe.db.get_value("POS Invoice", row.pos_invoice, ["pos_profile", "owner"])
-			if profile != self.pos_profile:
-				errors.append(
-					_("Row #{}: {}").format(
-						row.idx, _("POS Profile doesn't match {}").format(frappe.bold(self.pos_profile))
-					)
-				)
-			if owner != self.user:
-				errors.append(
-					_("Row #{}: {}").format(
-						row.idx, _("POS Invoice isn't created by user {}").format(frappe.bold(self.owner))
-					)
-				)
-		return errors
-
 	def on_submit(self):
 		if not posting_on():
 			return super().on_submit()
-		with consolidating_the_shift(self):
-			super().on_submit()  # ERPNext's, with its consolidation replaced by consolidate_or_queue
+		erpnext_pos.submit_closing(self, consolidate_pos_invoices=consolidating_this_closing(self))
 
 	@frappe.whitelist()
 	def retry(self):
 		if not posting_on():
 			return super().retry()
-		with consolidating_the_shift(self):
-			super().retry()
+		erpnext_pos.retry_closing(self, consolidate_pos_invoices=consolidating_this_closing(self))
 
 	def on_cancel(self):
 		super().on_cancel()  # ERPNext's: cancels the merge logs this closing made, reopens the shift
@@ -301,56 +262,29 @@ class ShiftClosing(POSClosingEntry):
 			self.db_set("custom_stock_posting_note", note, update_modified=False)
 
 
-# ERPNext's on_submit and retry consolidate through their module's consolidate_pos_invoices, then do what
-# each version does after it (15.99 and 16 announce the closed shift to the POS page, 16 marks the
-# shift's Sales Invoices closed). Those run as ERPNext wrote them; only the consolidation is ours. The
-# module's function is replaced once, by a dispatcher that hands every call to ERPNext's own unless
-# this thread is submitting that very closing with posting on (frappe.local is per thread and site).
-ERPNEXT_CONSOLIDATE = erpnext_closing.consolidate_pos_invoices
+def consolidating_this_closing(closing):
+	"""What ERPNext's on_submit and retry call as their module's consolidate_pos_invoices, for this call
+	only (erpnext_pos.submit_closing): the app's consolidation of this closing."""
 
+	def consolidate_pos_invoices(pos_invoices=None, closing_entry=None):
+		consolidate_or_queue(closing)
 
-def consolidate_pos_invoices(pos_invoices=None, closing_entry=None):
-	"""The dispatcher in place of ERPNext's pos_closing_entry.consolidate_pos_invoices."""
-	closing = getattr(frappe.local, "scoopjoy_shift_closing", None)
-	if closing is not None and closing_entry is closing:
-		return consolidate_or_queue(closing)
-	return ERPNEXT_CONSOLIDATE(pos_invoices=pos_invoices, closing_entry=closing_entry)
-
-
-@contextmanager
-def consolidating_the_shift(closing):
-	erpnext_closing.consolidate_pos_invoices = consolidate_pos_invoices
-	frappe.local.scoopjoy_shift_closing = closing
-	try:
-		yield
-	finally:
-		frappe.local.scoopjoy_shift_closing = None
+	return consolidate_pos_invoices
 
 
 def consolidate_or_queue(closing):
-	"""ERPNext's dispatch (consolidate_pos_invoices): in a background job from QUEUE_FROM sales to
-	consolidate, else now. Only the sales still unconsolidated count."""
-	names = [row.pos_invoice for row in sales_rows(closing)]
+	"""ERPNext's dispatch (consolidate_pos_invoices): in ERPNext's background job from QUEUE_FROM sales
+	to consolidate, else now. Only the sales still unconsolidated count."""
+	names = [row.pos_invoice for row in closing_sales(closing)]
 	to_consolidate = frappe.db.count(
 		"POS Invoice", {"name": ("in", names or [""]), "consolidated_invoice": ("is", "not set")}
 	)
-	if to_consolidate < QUEUE_FROM:
+	if to_consolidate < erpnext_pos.QUEUE_FROM:
 		consolidate_shift(closing)
 		return
-	check_scheduler_status()
+	erpnext_pos.check_scheduler_status()
 	closing.set_status(update=True, status="Queued")
-	job_id = f"pos_invoice_merge::{closing.name}"  # ERPNext's job id for this closing
-	if not is_job_enqueued(job_id):
-		frappe.enqueue(
-			"scoopjoy.pos_closing.consolidate_shift",
-			queue="long",
-			timeout=10000,
-			event="processing_merge_logs",
-			job_id=job_id,
-			now=frappe.conf.developer_mode or frappe.flags.in_test,
-			closing_entry=closing.name,
-		)
-		frappe.msgprint(_("POS Invoices will be consolidated in a background process"), alert=1)
+	erpnext_pos.enqueue_closing_job(consolidate_shift, closing)
 
 
 def consolidate_shift(closing_entry):
@@ -371,14 +305,14 @@ def consolidate_shift(closing_entry):
 			left += refused
 		postings += sales.postings
 		if sales.by_sync or left:
-			record_postings(closing, postings, left, len(sales_rows(closing)))
+			record_postings(closing, postings, left, len(closing_sales(closing)))
 		closing.set_status(update=True, status="Submitted")
 		closing.db_set("error_message", "")
 		closing.update_opening_entry()
 	except Exception as e:
 		frappe.db.rollback()
 		message = frappe.message_log.pop() if frappe.message_log else str(e)
-		error_message = get_error_message(message)
+		error_message = erpnext_pos.get_error_message(message)
 		closing.set_status(update=True, status="Failed")
 		closing.db_set(
 			"error_message", json.dumps(error_message) if isinstance(error_message, list) else error_message
@@ -393,7 +327,7 @@ def lock_sales(closing) -> frappe._dict:
 	"""The closing's sales, locked and read as last committed. The sync locks a warehouse's
 	unconsolidated sales the same way (in name order, on its index), so whichever comes second waits
 	and then sees what the first did: it never consolidates a sale the other has consolidated."""
-	names = [row.pos_invoice for row in sales_rows(closing)]
+	names = [row.pos_invoice for row in closing_sales(closing)]
 	invoice = frappe.qb.DocType("POS Invoice")
 	rows = (
 		frappe.qb.from_(invoice)
@@ -545,7 +479,7 @@ def cancel_note() -> str:
 
 
 def draft_note(closing) -> str | None:
-	names = [row.pos_invoice for row in sales_rows(closing)]
+	names = [row.pos_invoice for row in closing_sales(closing)]
 	by_sync = len(merge_logs_of_the_sync(names))
 	if not by_sync:
 		return None

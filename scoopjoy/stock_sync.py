@@ -20,7 +20,9 @@ from frappe import _
 from frappe.utils import cint, create_batch, get_datetime, get_time, now_datetime
 
 from scoopjoy import named_lock
+from scoopjoy.erpnext_pos import readable
 from scoopjoy.liveness import discard_job, rq_job_in_flight
+from scoopjoy.mark_only import mark_outlets_at_once
 from scoopjoy.savepoint import Savepoint, forget_rolled_back_rows
 from scoopjoy.scoopjoy.doctype.held_pos_sale.held_pos_sale import (
 	forget_corrected_sale,
@@ -33,7 +35,7 @@ from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import (
 	stale_after,
 )
 from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import ALL_OUTLETS, RunTakenOver
-from scoopjoy.stock_posting import mark_outlets_at_once, post_outlet_stock, posting_session, readable
+from scoopjoy.stock_posting import post_outlet_stock, posting_session
 
 SYNC_ROLES = ("System Manager", "Stock Manager")
 CHUNK_SIZE = 50  # outlets per transaction: a crash loses at most this much uncommitted work

@@ -23,7 +23,8 @@ def run(invoices_per_outlet: int = 20, repeat: int = 3) -> list[dict]:
 	every sale is refused alike. Each outlet's posting (stock_posting.post_outlet_stock, isolation
 	included) is timed inside a transaction rolled back afterwards, `repeat` times; the fastest run
 	counts. Reports wall time, attempts (consolidations tried) and the cost next to the clean outlet."""
-	from scoopjoy.stock_posting import SaleIndependentFailure, post_outlet_stock, posting_session
+	from scoopjoy.sale_isolation import SaleIndependentFailure
+	from scoopjoy.stock_posting import post_outlet_stock, posting_session
 
 	stock_sync.check_sync_permission()
 	tag = f"{PREFIX}{frappe.generate_hash(length=5).upper()}"

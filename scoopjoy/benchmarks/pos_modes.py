@@ -2,7 +2,7 @@
 
 import frappe
 
-from scoopjoy import demo, stock_sync
+from scoopjoy import demo, erpnext_pos, stock_sync
 from scoopjoy.benchmarks.fixtures import (
 	RUNS_PER_HOUR,
 	PostingWorld,
@@ -22,7 +22,7 @@ def run(sales_per_hour: int = 20, trading_hours: int = 12) -> dict:
 	sales, each a Sales Invoice that posts at once. Per day: Sales Invoice mode posts every sale; POS
 	Invoice mode posts a Sales Invoice with its GL per run that finds sales (RUNS_PER_HOUR), and a Stock
 	Ledger Entry per sold line."""
-	if not frappe.get_meta("POS Settings").has_field("invoice_type"):
+	if not erpnext_pos.offers().has_sales_invoice_mode:
 		raise RuntimeError("POS Settings has no Invoice Type here: ERPNext 16's two POS modes only")
 	stock_sync.check_sync_permission()
 	before = frappe.db.get_single_value("POS Settings", "invoice_type")

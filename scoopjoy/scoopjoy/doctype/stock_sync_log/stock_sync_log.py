@@ -28,11 +28,11 @@ from frappe.utils import now_datetime, time_diff_in_seconds
 
 from scoopjoy import bulk, named_lock
 from scoopjoy.alerts import alert_on_trouble
+from scoopjoy.erpnext_pos import pos_sells_sales_invoices
 from scoopjoy.liveness import discard_job, lock_state, rq_job_pending
 from scoopjoy.scoopjoy.doctype.held_pos_sale.held_pos_sale import record_held_sales
 from scoopjoy.scoopjoy.doctype.outlet_sync_status.outlet_sync_status import forget_runs, record_outcomes
 from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import stock_posting_mode
-from scoopjoy.stock_posting import pos_sells_sales_invoices
 
 ALL_OUTLETS = "All"
 ACTIVE_STATUSES = ("Queued", "Running")

@@ -12,11 +12,12 @@ from frappe import _
 from frappe.query_builder.functions import Count, Min
 from frappe.utils import cint, now_datetime, time_diff_in_seconds
 
+from scoopjoy import erpnext_pos
+from scoopjoy.erpnext_pos import pos_sells_sales_invoices
 from scoopjoy.pos_closing import open_shifts_posted_by_sync
 from scoopjoy.scoopjoy.doctype.held_pos_sale.held_pos_sale import held_sales_of
 from scoopjoy.scoopjoy.doctype.outlet_sync_status.outlet_sync_status import CHRONIC_FAILURES
 from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import schedule
-from scoopjoy.stock_posting import pos_sells_sales_invoices
 
 # Worst first; the chart shows them in this order, in these colours.
 STATES = {
@@ -54,7 +55,7 @@ POS_INVOICE_MODE_DAY = {
 
 def pos_mode_message() -> str | None:
 	"""Which POS mode the site is in (ERPNext 16's POS Settings' Invoice Type) and what each costs."""
-	if not frappe.get_meta("POS Settings").has_field("invoice_type"):
+	if not erpnext_pos.offers().has_sales_invoice_mode:
 		return None  # ERPNext 15: every POS sale is a POS Invoice
 	costs = _("{0} Sales Invoices, {1} GL Entries, {2} Stock Ledger Entries")
 	cadence = schedule() if schedule() in POS_INVOICE_MODE_DAY else "Hourly"
