@@ -8,7 +8,7 @@ from unittest import mock
 import frappe
 from frappe.query_builder.functions import Count, Sum
 
-from scoopjoy import stock_sync
+from scoopjoy import erpnext_pos, stock_sync
 from scoopjoy.benchmarks.fixtures import PostingWorld, stamp, statements, stock_posting
 from scoopjoy.benchmarks.posting import scoopjoy_posting
 from scoopjoy.savepoint import forget_rolled_back_rows
@@ -65,11 +65,6 @@ def run(outlets: int = 50, invoices_per_outlet: int = 20, repeat: int = 1) -> li
 def erpnext_closings(world) -> list[float]:
 	"""Per outlet, what its POS Closing Entry consolidates: ERPNext's create_merge_logs over the
 	outlet's POS Invoices grouped by customer. Returns each outlet's time (its own transaction)."""
-	from erpnext.accounts.doctype.pos_invoice_merge_log.pos_invoice_merge_log import (
-		create_merge_logs,
-		get_invoice_customer_map,
-	)
-
 	seconds = []
 	for profile in world.profiles:
 		began = time.perf_counter()
@@ -86,7 +81,7 @@ def erpnext_closings(world) -> list[float]:
 			],
 			order_by="posting_date asc, posting_time asc, name asc",
 		)
-		create_merge_logs(get_invoice_customer_map(invoices))
+		erpnext_pos.create_merge_logs(erpnext_pos.get_invoice_customer_map(invoices))
 		seconds.append(time.perf_counter() - began)
 	return seconds
 
@@ -120,8 +115,6 @@ def measure_rolled_back(name: str, variant, world) -> tuple[dict, dict]:
 def timing_sales_invoice_posting():
 	"""The time spent inside the consolidated Sales Invoices' own save and submit: ERPNext's stock and GL
 	posting, the same on both paths (the part of the cost the sync may not change)."""
-	from erpnext.accounts.doctype.sales_invoice.sales_invoice import SalesInvoice
-
 	spent = {"seconds": 0.0}
 	inside = []
 
@@ -140,8 +133,8 @@ def timing_sales_invoice_posting():
 		return wrapper
 
 	with (
-		mock.patch.object(SalesInvoice, "save", timed(SalesInvoice.save)),
-		mock.patch.object(SalesInvoice, "submit", timed(SalesInvoice.submit)),
+		mock.patch.object(erpnext_pos.SalesInvoice, "save", timed(erpnext_pos.SalesInvoice.save)),
+		mock.patch.object(erpnext_pos.SalesInvoice, "submit", timed(erpnext_pos.SalesInvoice.submit)),
 	):
 		yield spent
 

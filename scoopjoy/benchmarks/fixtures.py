@@ -12,7 +12,7 @@ import frappe
 from frappe.utils import get_bench_path, nowdate
 from frappe.utils.nestedset import rebuild_tree
 
-from scoopjoy import demo, stock_sync
+from scoopjoy import erpnext_pos, pos_factories, stock_sync
 
 PREFIX = "SJBENCH"
 
@@ -22,13 +22,11 @@ RUNS_PER_HOUR = {"Every 5 minutes": 12, "Every 15 minutes": 4, "Hourly": 1}
 
 def stamp() -> str:
 	"""The line every benchmark's table starts with: when, on what versions, on how busy a machine."""
-	import erpnext
-
 	version = frappe.db.sql("SELECT VERSION()")[0][0]  # nosemgrep: frappe-using-db-sql
 	load = " ".join(f"{n:.2f}" for n in os.getloadavg())
 	return (
 		f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · Frappe {frappe.__version__} · "
-		f"ERPNext {erpnext.__version__} · Python {platform.python_version()} · MariaDB {version} · "
+		f"ERPNext {erpnext_pos.erpnext_version()} · Python {platform.python_version()} · MariaDB {version} · "
 		f"{os.cpu_count()} cores · load {load}"
 	)
 
@@ -128,7 +126,7 @@ class Fixture:
 		self.outlets, self.per_outlet, self.invoices = outlets, per_outlet, outlets * per_outlet
 		self.tag = f"{PREFIX}{frappe.generate_hash(length=5).upper()}"
 		self.group = self.tag
-		company = demo.default_company()
+		company = pos_factories.default_company()
 		abbr = frappe.get_cached_value("Company", company, "abbr")
 		territory = frappe.get_all("Territory", filters={"is_group": 0}, pluck="name", limit=1)[0]
 		now = frappe.utils.now()
@@ -202,17 +200,17 @@ class PostingWorld:
 	"""Outlets with stock, a POS Profile each and POS Invoices, named SJBENCH…. By default every one
 	made through ERPNext. With copies=True (the 10,000-invoice runs) only the first outlet is: its
 	warehouse, POS Profile and POS Invoices are made through ERPNext, and every other outlet's are
-	bulk-written copies of them (scoopjoy.demo.copy_documents / copy_sales; test_bulk_linking proves a
+	bulk-written copies of them (scoopjoy.pos_factories.copy_documents / copy_sales; test_bulk_linking proves a
 	copied invoice posts what its original posts); the warehouse tree is rebuilt once."""
 
 	def __init__(self, outlets: int, per_outlet: int, copies: bool = False):
 		self.invoices = outlets * per_outlet
 		self.tag = f"{PREFIX}{frappe.generate_hash(length=5).upper()}"
 		self.group = self.tag
-		company = demo.default_company()
+		company = pos_factories.default_company()
 		frappe.get_doc({"doctype": "Outlet Group", "outlet_group_name": self.group}).insert()
-		item = demo.make_item(f"{self.tag}-SCOOP")
-		customer = demo.make_customer(f"{self.tag} Walk-in")
+		item = pos_factories.make_item(f"{self.tag}-SCOOP")
+		customer = pos_factories.make_customer(f"{self.tag} Walk-in")
 		made = outlets if not copies else 1
 		warehouses, profiles = [], []
 		for i in range(made):
@@ -220,29 +218,37 @@ class PostingWorld:
 				{"doctype": "Warehouse", "warehouse_name": f"{self.tag} P{i:04d}", "company": company}
 			).insert()
 			warehouses.append(warehouse.name)
-			profiles.append(demo.make_pos_profile(f"{self.tag} P{i:04d}", company, warehouse.name, customer))
+			profiles.append(
+				pos_factories.make_pos_profile(f"{self.tag} P{i:04d}", company, warehouse.name, customer)
+			)
 			if i % 100 == 99:
 				frappe.db.commit()  # nosemgrep: frappe-manual-commit
 		if copies:
 			abbr = frappe.get_cached_value("Company", company, "abbr")
 			more = [(f"{self.tag} P{i:04d}", f"{self.tag} P{i:04d} - {abbr}") for i in range(1, outlets)]
-			demo.copy_documents(
+			pos_factories.copy_documents(
 				"Warehouse", warehouses[0], [{"name": w, "warehouse_name": n} for n, w in more]
 			)
 			rebuild_tree("Warehouse")
-			demo.copy_documents("POS Profile", profiles[0], [{"name": n, "warehouse": w} for n, w in more])
+			pos_factories.copy_documents(
+				"POS Profile", profiles[0], [{"name": n, "warehouse": w} for n, w in more]
+			)
 			warehouses += [w for _n, w in more]
 			profiles += [n for n, _w in more]
 		self.profiles = profiles
 		self.agreements = [f"{self.tag}-FA{i:05d}" for i in range(outlets)]
 		insert_agreements(self.agreements, warehouses, self.tag, self.group)
-		demo.move_stock(company, {(item, w): 10 * per_outlet for w in warehouses}, "Material Receipt")
+		pos_factories.move_stock(
+			company, {(item, w): 10 * per_outlet for w in warehouses}, "Material Receipt"
+		)
 		frappe.db.commit()  # nosemgrep: frappe-manual-commit
 		for profile in profiles[:made]:
-			sold = [demo.sell(company, profile, customer, {item: 1 + j % 3}) for j in range(per_outlet)]
+			sold = [
+				pos_factories.sell(company, profile, customer, {item: 1 + j % 3}) for j in range(per_outlet)
+			]
 			frappe.db.commit()  # nosemgrep: frappe-manual-commit
 		if copies:
-			demo.copy_sales(
+			pos_factories.copy_sales(
 				sold, list(zip(warehouses[1:], profiles[1:], strict=True)), per_outlet, f"{self.tag}-COPY"
 			)
 			frappe.db.commit()  # nosemgrep: frappe-manual-commit
@@ -260,7 +266,7 @@ class PostingWorld:
 
 def insert_agreements(names: list[str], warehouses: list[str], tag: str, group: str, territory=None):
 	"""Submitted, active Franchise Agreements written in bulk, one per warehouse."""
-	territory = territory or demo.leaf("Territory")
+	territory = territory or pos_factories.leaf("Territory")
 	now = frappe.utils.now()
 	frappe.db.bulk_insert(
 		"Franchise Agreement",
