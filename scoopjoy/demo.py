@@ -1,430 +1,22 @@
-"""A real ScoopJoy world made through ERPNext: stocked outlet warehouses, a POS Profile per outlet,
-POS Invoices inserted and submitted as a POS terminal submits them, returns, a cashier's POS closing.
-
-Every document goes through ERPNext's own validations (nothing is written by hand), so what the sync
-consolidates is what a site's POS terminals produce. The tests, the posting benchmark and the demo
-data use these functions.
-"""
-
-from contextlib import contextmanager
+"""Demo data: `bench --site SITE scoopjoy-demo [--remove]`. Outlets, items, stock and POS Invoices made
+through ERPNext (scoopjoy.pos_factories), named "ScoopJoy Demo …", and their removal with everything the
+demo and syncs of its outlets made."""
 
 import frappe
-from erpnext.accounts.doctype.pos_opening_entry.pos_opening_entry import POSOpeningEntry
 from frappe import _
-from frappe.utils import add_days, get_datetime, getdate, now_datetime
 
-from scoopjoy.pos_closing import sales_table
-from scoopjoy.stock_posting import pos_sells_sales_invoices
-
-# ERPNext 16: one open shift per cashier (and per POS Profile).
-ONE_SHIFT_PER_CASHIER = hasattr(POSOpeningEntry, "check_user_already_assigned")
-
-
-def default_company() -> str:
-	return (
-		frappe.db.get_single_value("Global Defaults", "default_company")
-		or frappe.get_all("Company", pluck="name", limit=1)[0]
-	)
-
-
-def leaf(doctype: str) -> str:
-	"""The first non-group record of a tree (Item Group, Customer Group, Territory)."""
-	return frappe.get_all(doctype, filters={"is_group": 0}, pluck="name", order_by="lft", limit=1)[0]
-
-
-def cash_mode_of_payment(company: str) -> str:
-	"""ERPNext's "Cash" mode of payment, with the company's cash account set on it."""
-	cash = frappe.get_all("Mode of Payment", filters={"type": "Cash"}, pluck="name", limit=1)[0]
-	mop = frappe.get_doc("Mode of Payment", cash)
-	if not any(row.company == company for row in mop.accounts):
-		account = frappe.get_cached_value("Company", company, "default_cash_account")
-		mop.append("accounts", {"company": company, "default_account": account})
-		mop.save()
-	return cash
-
-
-def bank_account(company: str) -> str:
-	"""Where card payments settle: the company's bank account, made under its Bank group when it has
-	none (a new company has only the group)."""
-	existing = frappe.get_cached_value("Company", company, "default_bank_account") or frappe.db.get_value(
-		"Account", {"company": company, "account_type": "Bank", "is_group": 0}
-	)
-	if existing:
-		return existing
-	group = frappe.db.get_value("Account", {"company": company, "account_type": "Bank", "is_group": 1})
-	return (
-		frappe.get_doc(
-			{
-				"doctype": "Account",
-				"account_name": "Card Settlements",
-				"company": company,
-				"parent_account": group,
-				"account_type": "Bank",
-			}
-		)
-		.insert(ignore_permissions=True)
-		.name
-	)
-
-
-def make_item(item_code: str, valuation_rate: float = 2.0) -> str:
-	if not frappe.db.exists("Item", item_code):
-		frappe.get_doc(
-			{
-				"doctype": "Item",
-				"item_code": item_code,
-				"item_group": leaf("Item Group"),
-				"stock_uom": "Nos",
-				"is_stock_item": 1,
-				"valuation_rate": valuation_rate,
-			}
-		).insert()
-	return item_code
-
-
-def make_customer(customer_name: str, territory: str | None = None) -> str:
-	if not frappe.db.exists("Customer", customer_name):
-		frappe.get_doc(
-			{
-				"doctype": "Customer",
-				"customer_name": customer_name,
-				"customer_group": leaf("Customer Group"),
-				"territory": territory or leaf("Territory"),
-			}
-		).insert()
-	return customer_name
-
-
-def make_pos_profile(name: str, company: str, warehouse: str, customer: str) -> str:
-	"""One POS Profile per outlet: its warehouse is where the outlet's POS Invoices take stock from."""
-	values = frappe.get_cached_value(
-		"Company", company, ["default_currency", "write_off_account", "cost_center"], as_dict=True
-	)
-	return (
-		frappe.get_doc(
-			{
-				"doctype": "POS Profile",
-				"name": name,
-				"company": company,
-				"warehouse": warehouse,
-				"customer": customer,
-				"currency": values.default_currency,
-				"write_off_account": values.write_off_account,
-				"write_off_cost_center": values.cost_center,
-				"update_stock": 1,
-				"payments": [{"mode_of_payment": cash_mode_of_payment(company), "default": 1}],
-			}
-		)
-		.insert()
-		.name
-	)
-
-
-def move_stock(company: str, stock: dict[tuple[str, str], float], purpose: str, rate: float = 2.0) -> str:
-	"""One Material Receipt (into) or Material Issue (out of) warehouses: {(item, warehouse): qty}."""
-	field = "t_warehouse" if purpose == "Material Receipt" else "s_warehouse"
-	# ERPNext keeps its warehouse → account map for the whole process: a warehouse made after it was
-	# built would be "not linked to any account".
-	frappe.flags.pop("warehouse_account_map", None)
-	entry = frappe.get_doc(
-		{
-			"doctype": "Stock Entry",
-			"stock_entry_type": purpose,
-			"company": company,
-			"items": [
-				{"item_code": item, "qty": qty, field: warehouse, "basic_rate": rate}
-				for (item, warehouse), qty in stock.items()
-			],
-		}
-	)
-	entry.insert()
-	entry.submit()
-	return entry.name
-
-
-def open_shift(company: str, pos_profile: str, user: str | None = None, start=None) -> str:
-	"""A cashier's POS Opening Entry: the shift a POS terminal sells in. Since ERPNext 15.99 a POS
-	Invoice cannot be submitted without an open one of its POS Profile."""
-	opening = frappe.get_doc(
-		{
-			"doctype": "POS Opening Entry",
-			"pos_profile": pos_profile,
-			"company": company,
-			"user": user or frappe.session.user,
-			"period_start_date": start or now_datetime(),
-			"balance_details": [{"mode_of_payment": cash_mode_of_payment(company), "opening_amount": 0}],
-		}
-	)
-	opening.insert()
-	opening.submit()
-	return opening.name
-
-
-def ensure_shift(company: str, pos_profile: str, user: str | None = None) -> str:
-	"""The shift a sale of the POS Profile goes into (every sale needs one since ERPNext 15.99), opened
-	now when there is none. ERPNext 15: the user's own shift of the profile. ERPNext 16 allows one open
-	shift per POS Profile and one per cashier and refuses sales in a shift opened on an earlier day: the
-	profile's shift, whoever opened it; one from an earlier day is closed first; and a user who already
-	runs another POS leaves the new shift to a free demo cashier (see free_cashier)."""
-	user = user or frappe.session.user
-	filters = {"pos_profile": pos_profile, "status": "Open", "docstatus": 1}
-	if not ONE_SHIFT_PER_CASHIER:
-		filters["user"] = user
-	shift = frappe.db.get_value(
-		"POS Opening Entry",
-		filters,
-		["name", "period_start_date"],
-		as_dict=True,
-		order_by="period_start_date desc",
-	)
-	if shift and getdate(shift.period_start_date) == getdate():
-		return shift.name
-	if shift:
-		close_shift(shift.name)
-	if ONE_SHIFT_PER_CASHIER and frappe.db.exists(
-		"POS Opening Entry", {"user": user, "status": "Open", "docstatus": 1}
-	):
-		user = free_cashier()
-	return open_shift(company, pos_profile, user)
-
-
-@contextmanager
-def as_cashier_of(shift: str):
-	"""Sales are made by the shift's cashier: the closing counts the sales its cashier made."""
-	user = frappe.session.user
-	frappe.set_user(frappe.db.get_value("POS Opening Entry", shift, "user"))
-	try:
-		yield
-	finally:
-		frappe.set_user(user)
-
-
-CASHIER = "scoopjoy-cashier-{0:04d}@scoopjoy.example"
-CASHIER_ROLES = ("Accounts User", "Sales User", "Sales Manager", "Stock User")  # Sales Manager: closes shifts
-
-
-def free_cashier() -> str:
-	"""A demo cashier with no open shift (ERPNext 16: one open shift per cashier), made when every one
-	is busy. Reused, not one per POS Profile: Frappe refuses more than 60 new users an hour."""
-	busy = set(frappe.get_all("POS Opening Entry", filters={"status": "Open", "docstatus": 1}, pluck="user"))
-	cashiers = frappe.get_all(
-		"User",
-		filters={"name": ("like", CASHIER.format(0).replace("0000", "%"))},
-		pluck="name",
-		order_by="name",
-	)
-	free = next((cashier for cashier in cashiers if cashier not in busy), None)
-	if not free:
-		number = len(cashiers) + 1
-		while frappe.db.exists("User", CASHIER.format(number)):
-			number += 1
-		free = (
-			frappe.get_doc(
-				{
-					"doctype": "User",
-					"email": CASHIER.format(number),
-					"first_name": "Cashier",
-					"send_welcome_email": 0,
-				}
-			)
-			.insert(ignore_permissions=True)
-			.name
-		)
-	missing = set(CASHIER_ROLES) - set(frappe.get_roles(free))
-	if missing:
-		frappe.get_doc("User", free).add_roles(*sorted(missing))
-	return free
-
-
-def close_shift(opening: str) -> str:
-	"""Close a shift with ERPNext's own closing of its opening entry (the sales its listing finds)."""
-	from erpnext.accounts.doctype.pos_closing_entry.pos_closing_entry import make_closing_entry_from_opening
-
-	closing = make_closing_entry_from_opening(frappe.get_doc("POS Opening Entry", opening))
-	closing.insert(ignore_permissions=True)
-	closing.submit()
-	return closing.name
-
-
-def sell(company: str, pos_profile: str, customer: str, lines: dict[str, float], rate: float = 3.5) -> str:
-	"""A POS Invoice made the way a POS terminal makes one, in the user's shift: profile, customer,
-	items, cash payment, by the shift's cashier."""
-	shift = ensure_shift(company, pos_profile)
-	invoice = frappe.get_doc(
-		{
-			"doctype": "POS Invoice",
-			"company": company,
-			"pos_profile": pos_profile,
-			"customer": customer,
-			"update_stock": 1,
-			"items": [{"item_code": item, "qty": qty, "rate": rate} for item, qty in lines.items()],
-			"payments": [
-				{"mode_of_payment": cash_mode_of_payment(company), "amount": rate * sum(lines.values())}
-			],
-		}
-	)
-	with as_cashier_of(shift):
-		invoice.insert()
-		invoice.submit()
-	return invoice.name
-
-
-def sell_as_sales_invoice(
-	company: str, pos_profile: str, customer: str, lines: dict[str, float], rate: float = 3.5
-) -> str:
-	"""A sale as ERPNext 16's POS page makes it in POS Settings' "Sales Invoice" mode: a Sales Invoice
-	created using POS, updating stock (it posts its stock and GL at once), paid in cash, in the shift."""
-	shift = ensure_shift(company, pos_profile)
-	warehouse = frappe.db.get_value("POS Profile", pos_profile, "warehouse")
-	invoice = frappe.get_doc(
-		{
-			"doctype": "Sales Invoice",
-			"company": company,
-			"pos_profile": pos_profile,
-			"is_pos": 1,
-			"is_created_using_pos": 1,
-			"update_stock": 1,
-			"customer": customer,
-			"set_warehouse": warehouse,
-			"items": [
-				{"item_code": item, "qty": qty, "rate": rate, "warehouse": warehouse}
-				for item, qty in lines.items()
-			],
-			"payments": [
-				{"mode_of_payment": cash_mode_of_payment(company), "amount": rate * sum(lines.values())}
-			],
-		}
-	)
-	with as_cashier_of(shift):
-		invoice.insert()
-		invoice.submit()
-	return invoice.name
-
-
-def copy_sales(templates: list[str], outlets: list[tuple[str, str]], per_outlet: int, prefix: str) -> int:
-	"""Bulk-write POS Invoices for many outlets as copies of POS Invoices made through ERPNext: every
-	column of the invoice and of its child rows (items, payments, taxes), with new names and the
-	outlet's warehouse and POS Profile. Submitting a POS Invoice writes only these rows (its stock and
-	GL wait for consolidation), so a copy is what ERPNext would have made for the same sale there.
-	The copies are sold now: the templates' posting times moved forward together, keeping their order
-	(ERPNext 15.99 and later date consolidated invoices by their sales, so a copy dated at its
-	template's time would sell before the outlet's stock arrived).
-	`outlets`: (warehouse, pos_profile); invoice j of an outlet copies templates[j % len(templates)].
-	Named `{prefix}-{outlet:05d}-{j:04d}`; returns how many were written."""
-	now = frappe.utils.now()
-	invoices = {t: frappe.get_all("POS Invoice", filters={"name": t}, fields=["*"])[0] for t in templates}
-	if any(invoice.is_return for invoice in invoices.values()):
-		raise ValueError("a return's copy would point at the template's original invoice")
-	sold_at = {t: get_datetime(f"{i.posting_date} {i.posting_time}") for t, i in invoices.items()}
-	shift = now_datetime() - min(sold_at.values())
-	for t, invoice in invoices.items():
-		at = sold_at[t] + shift
-		invoice.posting_date, invoice.posting_time = at.date(), at.strftime("%H:%M:%S.%f")
-	tables = [df.options for df in frappe.get_meta("POS Invoice").get_table_fields()]
-	children = {
-		(table, t): frappe.get_all(table, filters={"parent": t, "parenttype": "POS Invoice"}, fields=["*"])
-		for table in tables
-		for t in templates
-	}
-	written = 0
-	for index, (warehouse, profile) in enumerate(outlets):
-		copies = {f"{prefix}-{index:05d}-{j:04d}": templates[j % len(templates)] for j in range(per_outlet)}
-		place = {"set_warehouse": warehouse, "pos_profile": profile, "creation": now, "modified": now}
-		insert_rows("POS Invoice", [{**invoices[t], **place, "name": n} for n, t in copies.items()])
-		for table in tables:
-			insert_rows(
-				table,
-				[
-					{**row, **({"warehouse": warehouse} if "warehouse" in row else {})}
-					| {"name": frappe.generate_hash(length=10), "parent": n, "creation": now, "modified": now}
-					for n, t in copies.items()
-					for row in children[(table, t)]
-				],
-			)
-		written += len(copies)
-	return written
-
-
-def copy_documents(doctype: str, template: str, changes: list[dict]):
-	"""Bulk-write copies of a saved document and its child rows, one per dict of changed fields (each
-	with its new `name`); child rows take the new parent. For benchmark-sized masters only: no
-	validation runs, so `template` must be a document ERPNext made."""
-	now = frappe.utils.now()
-	row = frappe.get_all(doctype, filters={"name": template}, fields=["*"])[0]
-	insert_rows(doctype, [{**row, "creation": now, "modified": now, **change} for change in changes])
-	for df in frappe.get_meta(doctype).get_table_fields():
-		children = frappe.get_all(
-			df.options, filters={"parent": template, "parenttype": doctype}, fields=["*"]
-		)
-		insert_rows(
-			df.options,
-			[
-				{**child, "name": frappe.generate_hash(length=10), "parent": change["name"], "creation": now}
-				for change in changes
-				for child in children
-			],
-		)
-
-
-def insert_rows(doctype: str, rows: list[dict]):
-	if rows:
-		fields = list(rows[0])
-		frappe.db.bulk_insert(doctype, fields, [tuple(row[f] for f in fields) for row in rows])
-
-
-def return_of(invoice: str, qty: float) -> str:
-	"""A POS return of `qty` of the invoice's first item, made by ERPNext's own mapper."""
-	from erpnext.accounts.doctype.pos_invoice.pos_invoice import make_sales_return
-
-	credit = make_sales_return(invoice)
-	shift = ensure_shift(credit.company, credit.pos_profile)
-	credit.items = credit.items[:1]
-	credit.items[0].qty = -qty
-	credit.calculate_taxes_and_totals()
-	for i, payment in enumerate(credit.payments):  # refunded in the first mode of payment
-		payment.amount = credit.grand_total if i == 0 else 0
-	credit.paid_amount = credit.base_paid_amount = credit.grand_total  # as the till sets it
-	with as_cashier_of(shift):
-		credit.insert()
-		credit.submit()
-	return credit.name
-
-
-def close_pos_shift(company: str, pos_profile: str, invoices: list[str]) -> str:
-	"""What a cashier does at the end of a shift: a POS Closing Entry of the profile's shift over the
-	invoices; ERPNext consolidates them (and commits) when the closing is submitted."""
-	cash = cash_mode_of_payment(company)
-	opening = frappe.get_doc("POS Opening Entry", ensure_shift(company, pos_profile))
-	fields = ["name as pos_invoice", "posting_date", "grand_total", "customer", "is_return", "return_against"]
-	closing = frappe.get_doc(
-		{
-			"doctype": "POS Closing Entry",
-			"pos_opening_entry": opening.name,
-			"pos_profile": pos_profile,
-			"company": company,
-			"user": opening.user,
-			"period_start_date": min(
-				[opening.period_start_date, add_days(now_datetime(), -1)], key=get_datetime
-			),
-			"period_end_date": now_datetime(),
-			"payment_reconciliation": [{"mode_of_payment": cash, "opening_amount": 0, "expected_amount": 0}],
-		}
-	)
-	closing.set(
-		sales_table(closing),
-		frappe.get_all(
-			"POS Invoice",
-			filters={"name": ("in", invoices)},
-			fields=fields,
-			order_by="posting_date, posting_time, name",  # as the closing form lists them
-		),
-	)
-	closing.insert()
-	closing.submit()
-	return closing.name
-
-
-# ── demo data: `bench --site SITE scoopjoy-demo` ────────────────────────────────────────────
+from scoopjoy import erpnext_pos
+from scoopjoy.pos_factories import (
+	available,
+	default_company,
+	make_customer,
+	make_item,
+	make_pos_profile,
+	move_stock,
+	sell,
+)
+from scoopjoy.scoopjoy.doctype.outlet_sync_status.outlet_sync_status import forget_runs
+from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import CHILD_TABLES
 
 DEMO = "ScoopJoy Demo"
 REGIONS = ("North", "South", "Central")
@@ -434,19 +26,19 @@ FLAVOURS = ("Vanilla", "Chocolate", "Strawberry")
 def use_pos_invoices():
 	"""ERPNext 16: make the POS sell POS Invoices (POS Settings' Invoice Type), as a site migrated from
 	15 does; `bench --site SITE execute scoopjoy.demo.use_pos_invoices`. Nothing to do on ERPNext 15."""
-	if frappe.get_meta("POS Settings").has_field("invoice_type"):
-		frappe.db.set_single_value("POS Settings", "invoice_type", "POS Invoice")
+	erpnext_pos.use_pos_invoices()
 
 
-def build_demo(outlets: int = 50, invoices: int = 20, echo=print) -> dict:
+def build_demo(outlets: int = 50, invoices: int = 20, echo=print, name: str = DEMO) -> dict:
 	"""A demo world, everything named "ScoopJoy Demo …": an outlet group and territory per region,
 	three ice-cream items, per outlet a warehouse with opening stock, a POS Profile, a submitted
 	Franchise Agreement and `invoices` POS Invoices made through ERPNext; plus two outlets that fail
 	for reasons an operator recognises: one without a warehouse, one whose stock was taken out after
 	its sales. Re-runnable: masters are reused, and every outlet is topped up to `invoices` invoices
 	not yet consolidated, so each run leaves something to sync. Refused where the POS sells Sales
-	Invoices (ERPNext 16's default for new sites): there is nothing for the sync to post."""
-	if pos_sells_sales_invoices():
+	Invoices (ERPNext 16's default for new sites): there is nothing for the sync to post. `name`: the
+	prefix of every name (a test's own demo)."""
+	if erpnext_pos.pos_sells_sales_invoices():
 		frappe.throw(
 			_(
 				"The demo sells POS Invoices, which the stock sync posts; this site's POS makes Sales "
@@ -454,19 +46,19 @@ def build_demo(outlets: int = 50, invoices: int = 20, echo=print) -> dict:
 			)
 		)
 	company = default_company()
-	items = [enabled("Item", make_item(f"{DEMO} {flavour}")) for flavour in FLAVOURS]
-	customer = enabled("Customer", make_customer(f"{DEMO} Walk-in", demo_territory(REGIONS[0])))
+	items = [enabled("Item", make_item(f"{name} {flavour}")) for flavour in FLAVOURS]
+	customer = enabled("Customer", make_customer(f"{name} Walk-in", demo_territory(name, REGIONS[0])))
 	made = 0
 	for i in range(outlets):
 		region = REGIONS[i % len(REGIONS)]
-		outlet = demo_outlet(company, f"{DEMO} Outlet {i + 1:03d}", region, customer)
+		outlet = demo_outlet(name, company, f"{name} Outlet {i + 1:03d}", region, customer)
 		lines = [{items[(i + j) % len(items)]: 1 + j % 3} for j in range(invoices)]
 		made += top_up_sales(company, outlet, customer, lines)
 		frappe.db.commit()  # nosemgrep: frappe-manual-commit
 		if (i + 1) % 10 == 0 or i + 1 == outlets:
 			echo(f"{i + 1}/{outlets} outlets ready, {made} POS Invoices made")
 
-	short = demo_outlet(company, f"{DEMO} Outlet Short of Stock", REGIONS[0], customer)
+	short = demo_outlet(name, company, f"{name} Outlet Short of Stock", REGIONS[0], customer)
 	short_sales = top_up_sales(company, short, customer, [{items[0]: 3}])
 	made += short_sales
 	if short_sales:
@@ -475,9 +67,9 @@ def build_demo(outlets: int = 50, invoices: int = 20, echo=print) -> dict:
 			"Bin", {"item_code": items[0], "warehouse": short.warehouse}, "actual_qty"
 		)
 		move_stock(company, {(items[0], short.warehouse): on_hand - 1}, "Material Issue")
-	demo_agreement(f"{DEMO} Outlet Without Warehouse", REGIONS[0], warehouse=None)
+	demo_agreement(name, f"{name} Outlet Without Warehouse", REGIONS[0], warehouse=None)
 	frappe.db.commit()  # nosemgrep: frappe-manual-commit
-	return {"outlets": outlets + 2, "invoices_made": made, "groups": [demo_group(r) for r in REGIONS]}
+	return {"outlets": outlets + 2, "invoices_made": made, "groups": [demo_group(name, r) for r in REGIONS]}
 
 
 def enabled(doctype: str, name: str) -> str:
@@ -486,22 +78,22 @@ def enabled(doctype: str, name: str) -> str:
 	return name
 
 
-def demo_territory(region: str) -> str:
-	name = f"{DEMO} {region}"
+def demo_territory(demo: str, region: str) -> str:
+	name = f"{demo} {region}"
 	if not frappe.db.exists("Territory", name):
 		root = frappe.db.get_value("Territory", {"is_group": 1, "parent_territory": ("in", ("", None))})
 		frappe.get_doc({"doctype": "Territory", "territory_name": name, "parent_territory": root}).insert()
 	return name
 
 
-def demo_group(region: str) -> str:
-	name = f"{DEMO} {region}"
+def demo_group(demo: str, region: str) -> str:
+	name = f"{demo} {region}"
 	if not frappe.db.exists("Outlet Group", name):
 		frappe.get_doc({"doctype": "Outlet Group", "outlet_group_name": name}).insert()
 	return name
 
 
-def demo_outlet(company: str, label: str, region: str, customer: str) -> frappe._dict:
+def demo_outlet(demo: str, company: str, label: str, region: str, customer: str) -> frappe._dict:
 	warehouse = frappe.db.get_value("Warehouse", {"warehouse_name": label, "company": company})
 	if not warehouse:
 		warehouse = (
@@ -513,11 +105,11 @@ def demo_outlet(company: str, label: str, region: str, customer: str) -> frappe.
 		profile = enabled("POS Profile", label)
 	else:
 		profile = make_pos_profile(label, company, warehouse, customer)
-	demo_agreement(label, region, enabled("Warehouse", warehouse))
+	demo_agreement(demo, label, region, enabled("Warehouse", warehouse))
 	return frappe._dict(warehouse=warehouse, pos_profile=profile)
 
 
-def demo_agreement(label: str, region: str, warehouse: str | None):
+def demo_agreement(demo: str, label: str, region: str, warehouse: str | None):
 	if frappe.db.exists("Franchise Agreement", {"franchise_name": label, "docstatus": 1}):
 		return
 	frappe.get_doc(
@@ -525,8 +117,8 @@ def demo_agreement(label: str, region: str, warehouse: str | None):
 			"doctype": "Franchise Agreement",
 			"franchise_name": label,
 			"franchise_warehouse": warehouse,
-			"territory": demo_territory(region),
-			"outlet_group": demo_group(region),
+			"territory": demo_territory(demo, region),
+			"outlet_group": demo_group(demo, region),
 		}
 	).insert().submit()
 
@@ -554,75 +146,98 @@ def top_up_sales(company: str, outlet: dict, customer: str, lines: list[dict]) -
 	return len(to_sell)
 
 
-def available(item: str, warehouse: str) -> float:
-	"""On hand, less what unconsolidated POS Invoices already sold (ERPNext's "reserved for POS")."""
-	from erpnext.accounts.doctype.pos_invoice.pos_invoice import get_pos_reserved_qty
-
-	on_hand = frappe.db.get_value("Bin", {"item_code": item, "warehouse": warehouse}, "actual_qty") or 0
-	return on_hand - get_pos_reserved_qty(item, warehouse)
-
-
-def remove_demo(echo=print):
-	"""Take the demo back the way ERPNext allows: cancel what it posted (stock and GL are reversed),
-	delete its ScoopJoy records and POS Profiles, disable its warehouses, items and customer (ERPNext
-	keeps ledger entries, so their masters cannot be deleted)."""
-	profiles = frappe.get_all("POS Profile", filters={"name": ("like", f"{DEMO}%")}, pluck="name")
-	invoices = frappe.get_all(
-		"POS Invoice", filters={"pos_profile": ("in", profiles or [""]), "docstatus": 1}, pluck="name"
+def remove_demo(echo=print, name: str = DEMO):
+	"""Take the demo back the way ERPNext allows: cancel what it posted (stock and GL are reversed) and
+	its shifts, delete its ScoopJoy records (outlets, groups, the runs of its groups with their rows,
+	held sales, standings, their error logs and alerts) and disable its POS Profiles, warehouses, items
+	and customer (ERPNext keeps ledger entries, so their masters cannot be deleted)."""
+	profiles = frappe.get_all("POS Profile", filters={"name": ("like", f"{name}%")}, pluck="name")
+	cancel_sales(profiles, echo)
+	warehouses = frappe.get_all("Warehouse", filters={"warehouse_name": ("like", f"{name}%")}, pluck="name")
+	cancel_stock_entries(warehouses, echo)
+	agreements = frappe.get_all(
+		"Franchise Agreement", filters={"franchise_name": ("like", f"{name}%")}, pluck="name"
 	)
+	groups = [f"{name} {region}" for region in REGIONS]
+	delete_records(agreements, groups)
+	for profile in profiles:
+		frappe.db.set_value("POS Profile", profile, "disabled", 1)
+	for warehouse in warehouses:
+		frappe.db.set_value("Warehouse", warehouse, "disabled", 1)
+	for flavour in FLAVOURS:
+		frappe.db.set_value("Item", f"{name} {flavour}", "disabled", 1)
+	frappe.db.set_value("Customer", f"{name} Walk-in", "disabled", 1)
+	frappe.db.commit()  # nosemgrep: frappe-manual-commit
+	echo(f"removed {len(agreements)} demo outlets, their groups and sync logs; disabled their masters")
+
+
+def cancel_sales(profiles: list[str], echo):
+	"""Shift closings first (ERPNext's cancel takes back their merge logs and reopens the shift), then
+	the sync's merge logs, the sales (returns first) and the shifts themselves."""
+	in_profiles = {"pos_profile": ("in", profiles or [""]), "docstatus": 1}
+	closings = frappe.get_all(
+		"POS Closing Entry", filters=in_profiles, pluck="name", order_by="creation desc"
+	)
+	for closing in closings:
+		frappe.get_doc("POS Closing Entry", closing).cancel()
+	invoices = frappe.get_all("POS Invoice", filters=in_profiles, pluck="name")
 	merge_logs = frappe.get_all(
 		"POS Invoice Reference",
 		filters={"pos_invoice": ("in", invoices or [""])},
 		pluck="parent",
 		distinct=True,
 	)
-	for name in merge_logs:
-		log = frappe.get_doc("POS Invoice Merge Log", name)
+	for merge_log in merge_logs:
+		log = frappe.get_doc("POS Invoice Merge Log", merge_log)
 		if log.docstatus == 1:
 			log.cancel()  # ERPNext cancels its consolidated Sales Invoice and credit note
-	for name in sorted(invoices, key=lambda n: -frappe.db.get_value("POS Invoice", n, "is_return")):
-		frappe.get_doc("POS Invoice", name).cancel()  # returns first
+	for invoice in sorted(invoices, key=lambda n: -frappe.db.get_value("POS Invoice", n, "is_return")):
+		frappe.get_doc("POS Invoice", invoice).cancel()  # returns first
+	# ERPNext 16 gives a cashier one open shift: an open demo shift would keep its cashier busy.
+	shifts = frappe.get_all("POS Opening Entry", filters=in_profiles, pluck="name")
+	for shift in shifts:
+		frappe.get_doc("POS Opening Entry", shift).cancel()
 	frappe.db.commit()  # nosemgrep: frappe-manual-commit
-	echo(f"cancelled {len(merge_logs)} merge logs with their Sales Invoices, {len(invoices)} POS Invoices")
-
-	warehouses = frappe.get_all("Warehouse", filters={"warehouse_name": ("like", f"{DEMO}%")}, pluck="name")
-	entries = frappe.get_all(
-		"Stock Entry Detail",
-		filters={"parenttype": "Stock Entry", "t_warehouse": ("in", warehouses or [""])},
-		pluck="parent",
-		distinct=True,
-	) + frappe.get_all(
-		"Stock Entry Detail",
-		filters={"parenttype": "Stock Entry", "s_warehouse": ("in", warehouses or [""])},
-		pluck="parent",
-		distinct=True,
+	echo(
+		f"cancelled {len(closings)} shift closings, {len(merge_logs)} merge logs with their Sales Invoices, "
+		f"{len(invoices)} POS Invoices, {len(shifts)} shifts"
 	)
-	for name in sorted(
-		set(entries), key=lambda n: frappe.db.get_value("Stock Entry", n, "creation"), reverse=True
+
+
+def cancel_stock_entries(warehouses: list[str], echo):
+	entries = set()
+	for field in ("t_warehouse", "s_warehouse"):
+		entries.update(
+			frappe.get_all(
+				"Stock Entry Detail",
+				filters={"parenttype": "Stock Entry", field: ("in", warehouses or [""])},
+				pluck="parent",
+				distinct=True,
+			)
+		)
+	for entry in sorted(
+		entries, key=lambda n: frappe.db.get_value("Stock Entry", n, "creation"), reverse=True
 	):
-		entry = frappe.get_doc("Stock Entry", name)
-		if entry.docstatus == 1:
-			entry.cancel()
-	echo(f"cancelled {len(set(entries))} stock entries")
+		doc = frappe.get_doc("Stock Entry", entry)
+		if doc.docstatus == 1:
+			doc.cancel()
+	echo(f"cancelled {len(entries)} stock entries")
 
-	agreements = frappe.get_all(
-		"Franchise Agreement", filters={"franchise_name": ("like", f"{DEMO}%")}, pluck="name"
-	)
-	groups = [f"{DEMO} {region}" for region in REGIONS]
+
+def delete_records(agreements: list[str], groups: list[str]):
+	"""The ScoopJoy records of the demo's outlets and of the runs of its groups."""
 	logs = frappe.get_all("Stock Sync Log", filters={"outlet_group": ("in", groups)}, pluck="name")
-	for child in ("Stock Sync Log Outlet", "Stock Sync Log Consolidation"):
-		frappe.db.delete(child, {"parent": ("in", logs or [""])})
+	for child in CHILD_TABLES:
+		frappe.db.delete(child, {"parent": ("in", logs or [""]), "parenttype": "Stock Sync Log"})
+	forget_runs(logs or [""])  # other outlets' standings may name a demo run
 	frappe.db.delete("Stock Sync Log", {"name": ("in", logs or [""])})
-	frappe.db.delete("Error Log", {"reference_name": ("in", agreements or [""])})
+	frappe.db.delete("Held POS Sale", {"outlet": ("in", agreements or [""])})
+	frappe.db.delete("Outlet Sync Status", {"name": ("in", agreements or [""])})
+	documents = [*agreements, *logs] or [""]
+	for doctype in ("Error Log", "Comment"):
+		frappe.db.delete(doctype, {"reference_name": ("in", documents)})
+	frappe.db.delete("Notification Log", {"document_name": ("in", documents)})
+	frappe.db.delete("Version", {"ref_doctype": "Franchise Agreement", "docname": ("in", documents)})
 	frappe.db.delete("Franchise Agreement", {"name": ("in", agreements or [""])})
 	for group in groups:
 		frappe.delete_doc_if_exists("Outlet Group", group)
-	for profile in profiles:
-		frappe.db.set_value("POS Profile", profile, "disabled", 1)
-	for warehouse in warehouses:
-		frappe.db.set_value("Warehouse", warehouse, "disabled", 1)
-	for flavour in FLAVOURS:
-		frappe.db.set_value("Item", f"{DEMO} {flavour}", "disabled", 1)
-	frappe.db.set_value("Customer", f"{DEMO} Walk-in", "disabled", 1)
-	frappe.db.commit()  # nosemgrep: frappe-manual-commit
-	echo(f"removed {len(agreements)} demo outlets, their groups and sync logs; disabled their masters")

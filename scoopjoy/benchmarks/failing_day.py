@@ -4,7 +4,7 @@ import time
 
 import frappe
 
-from scoopjoy import demo, stock_sync
+from scoopjoy import pos_factories, stock_sync
 from scoopjoy.benchmarks.fixtures import PREFIX, stamp
 from scoopjoy.savepoint import forget_rolled_back_rows
 from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import CONSOLIDATE
@@ -28,24 +28,24 @@ def run(invoices_per_outlet: int = 20, repeat: int = 3) -> list[dict]:
 
 	stock_sync.check_sync_permission()
 	tag = f"{PREFIX}{frappe.generate_hash(length=5).upper()}"
-	company = demo.default_company()
-	scoop, mango = demo.make_item(f"{tag}-SCOOP"), demo.make_item(f"{tag}-MANGO")
-	customer = demo.make_customer(f"{tag} Walk-in")
+	company = pos_factories.default_company()
+	scoop, mango = pos_factories.make_item(f"{tag}-SCOOP"), pos_factories.make_item(f"{tag}-MANGO")
+	customer = pos_factories.make_customer(f"{tag} Walk-in")
 	outlets = {}
 	for i, (shape, bad) in enumerate(FAILING_SHAPES.items()):
 		bad = [b for b in bad if b < invoices_per_outlet]
 		warehouse = frappe.get_doc(
 			{"doctype": "Warehouse", "warehouse_name": f"{tag} F{i}", "company": company}
 		).insert()
-		profile = demo.make_pos_profile(f"{tag} F{i}", company, warehouse.name, customer)
+		profile = pos_factories.make_pos_profile(f"{tag} F{i}", company, warehouse.name, customer)
 		stock = {(scoop, warehouse.name): 10 * invoices_per_outlet}
 		if bad:
 			stock[(mango, warehouse.name)] = len(bad)
-		demo.move_stock(company, stock, "Material Receipt")
+		pos_factories.move_stock(company, stock, "Material Receipt")
 		for j in range(invoices_per_outlet):
-			demo.sell(company, profile, customer, {mango: 1} if j in bad else {scoop: 1 + j % 3})
+			pos_factories.sell(company, profile, customer, {mango: 1} if j in bad else {scoop: 1 + j % 3})
 		if bad:  # the mango leaves before the sync: every mango sale is short
-			demo.move_stock(company, {(mango, warehouse.name): len(bad)}, "Material Issue")
+			pos_factories.move_stock(company, {(mango, warehouse.name): len(bad)}, "Material Issue")
 		frappe.db.commit()  # nosemgrep: frappe-manual-commit
 		outlets[shape] = frappe._dict(
 			name=f"{tag}-F{i}", franchise_name=shape, franchise_warehouse=warehouse.name, warehouse_disabled=0

@@ -2,7 +2,7 @@
 
 import frappe
 
-from scoopjoy import demo, erpnext_pos, stock_sync
+from scoopjoy import erpnext_pos, pos_factories, stock_sync
 from scoopjoy.benchmarks.fixtures import (
 	RUNS_PER_HOUR,
 	PostingWorld,
@@ -37,9 +37,9 @@ def run(sales_per_hour: int = 20, trading_hours: int = 12) -> dict:
 		frappe.db.set_single_value("POS Settings", "invoice_type", "Sales Invoice")
 		profile = world.profiles[0]
 		item, customer = f"{world.tag}-SCOOP", f"{world.tag} Walk-in"
-		company = demo.default_company()
+		company = pos_factories.default_company()
 		sold = [
-			demo.sell_as_sales_invoice(company, profile, customer, {item: 1 + j % 3})
+			pos_factories.sell_as_sales_invoice(company, profile, customer, {item: 1 + j % 3})
 			for j in range(sales_per_hour)
 		]
 		frappe.db.commit()  # nosemgrep: frappe-manual-commit

@@ -6,8 +6,8 @@ import frappe
 from erpnext.accounts.doctype.pos_closing_entry import pos_closing_entry as erpnext_closing
 from frappe.utils import add_to_date, flt, now_datetime
 
-from scoopjoy import demo, stock_sync
-from scoopjoy.pos_closing import sales_table
+from scoopjoy import erpnext_pos, pos_factories, stock_sync
+from scoopjoy.erpnext_pos import closing_sales_table as sales_table
 
 # The closing form's listing: ERPNext 15's list of POS Invoices, or 16's {"invoices", "payments", "taxes"}.
 LISTS_ON_SERVER = hasattr(erpnext_closing, "get_invoices")
@@ -27,7 +27,7 @@ class Shop:
 		self.company = world.company
 		self.scoop = world.make_item("SCOOP")
 		self.outlet = world.make_stocked_outlet(label, {self.scoop: stock})
-		self.cash = demo.cash_mode_of_payment(self.company)
+		self.cash = pos_factories.cash_mode_of_payment(self.company)
 		self.card = card_mode_of_payment(self.company)
 		self.tax_account = frappe.get_all(
 			"Account", filters={"company": self.company, "account_type": "Tax", "is_group": 0}, pluck="name"
@@ -52,13 +52,15 @@ class Shop:
 			return self.till_of[cashier]
 		taken = set(self.till_of.values())
 		free = (
-			[till for till in self.tills if till not in taken] if demo.ONE_SHIFT_PER_CASHIER else self.tills
+			[till for till in self.tills if till not in taken]
+			if erpnext_pos.offers().one_open_shift_per_cashier
+			else self.tills
 		)
 		if not free:
 			name = f"{self.outlet.pos_profile} Till {len(self.tills) + 1}"
 			free = [
 				self.takes_cash_and_card(
-					demo.make_pos_profile(name, self.company, self.outlet.warehouse, self.customer)
+					pos_factories.make_pos_profile(name, self.company, self.outlet.warehouse, self.customer)
 				)
 			]
 			self.tills.append(free[0])
@@ -154,7 +156,7 @@ class Shop:
 def card_mode_of_payment(company: str) -> str:
 	mop = frappe.get_doc("Mode of Payment", "Credit Card")
 	if not any(row.company == company for row in mop.accounts):
-		mop.append("accounts", {"company": company, "default_account": demo.bank_account(company)})
+		mop.append("accounts", {"company": company, "default_account": pos_factories.bank_account(company)})
 		mop.save()
 	return mop.name
 

@@ -9,7 +9,7 @@ frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe be
 
 from frappe.utils import now_datetime  # noqa: E402
 
-from scoopjoy import stock_posting, stock_sync  # noqa: E402
+from scoopjoy import erpnext_pos, stock_sync  # noqa: E402
 from tests.integration.ledger import assert_consolidated_once, consolidation_snapshot  # noqa: E402
 
 pytestmark = pytest.mark.consolidating
@@ -39,12 +39,10 @@ def test_bulk_linking_leaves_exactly_what_erpnexts_own_path_leaves(world):
 	world.commit()
 	since = now_datetime()
 
-	with mock.patch.object(
-		stock_posting, "reasons_to_link_one_by_one", return_value=["test: ERPNext's path"]
-	):
+	with mock.patch.object(erpnext_pos, "reasons_to_link_one_by_one", return_value=["test: ERPNext's path"]):
 		stock_sync.process_stock_sync(erpnexts.group)
-	linked_in_bulk = mock.Mock(wraps=stock_posting.link_pos_invoices_in_bulk)
-	with mock.patch.object(stock_posting, "link_pos_invoices_in_bulk", linked_in_bulk):
+	linked_in_bulk = mock.Mock(wraps=erpnext_pos.link_pos_invoices_in_bulk)
+	with mock.patch.object(erpnext_pos, "link_pos_invoices_in_bulk", linked_in_bulk):
 		stock_sync.process_stock_sync(ours.group)
 	frappe.db.rollback()
 	assert linked_in_bulk.call_count == 2  # one merge log per customer
@@ -78,13 +76,13 @@ def test_something_listening_to_pos_invoice_saves_keeps_erpnexts_own_path(world)
 	).insert()
 	world.commit()
 	try:
-		assert stock_posting.reasons_to_link_one_by_one() == ["a Notification on POS Invoice"]
+		assert erpnext_pos.reasons_to_link_one_by_one() == ["a Notification on POS Invoice"]
 		scoop = world.make_item("SCOOP")
 		outlet = world.make_stocked_outlet("Listened", {scoop: 10})
 		outlet.invoices = [world.sell(outlet, {scoop: 1}), world.sell(outlet, {scoop: 2})]
 		world.commit()
-		linked_in_bulk = mock.Mock(wraps=stock_posting.link_pos_invoices_in_bulk)
-		with mock.patch.object(stock_posting, "link_pos_invoices_in_bulk", linked_in_bulk):
+		linked_in_bulk = mock.Mock(wraps=erpnext_pos.link_pos_invoices_in_bulk)
+		with mock.patch.object(erpnext_pos, "link_pos_invoices_in_bulk", linked_in_bulk):
 			stock_sync.process_stock_sync(world.group)
 		frappe.db.rollback()
 		assert linked_in_bulk.call_count == 0
@@ -101,20 +99,20 @@ def test_something_listening_to_pos_invoice_saves_keeps_erpnexts_own_path(world)
 
 
 def test_another_apps_hook_or_class_override_on_pos_invoice_keeps_erpnexts_own_path():
-	assert stock_posting.reasons_to_link_one_by_one() == []  # this site: Frappe's and ERPNext's own only
+	assert erpnext_pos.reasons_to_link_one_by_one() == []  # this site: Frappe's and ERPNext's own only
 	hooks = frappe.get_doc_hooks()
 	with mock.patch.object(
 		frappe,
 		"get_doc_hooks",
 		return_value={**hooks, "POS Invoice": {"on_update_after_submit": ["other.app.hook"]}},
 	):
-		assert stock_posting.reasons_to_link_one_by_one() == ["doc_events hook other.app.hook"]
+		assert erpnext_pos.reasons_to_link_one_by_one() == ["doc_events hook other.app.hook"]
 	with mock.patch.object(
 		frappe,
 		"get_doc_hooks",
 		return_value={**hooks, "*": {**hooks["*"], "on_change": ["audit.app.everything"]}},
 	):
-		assert stock_posting.reasons_to_link_one_by_one() == ["doc_events hook audit.app.everything"]
+		assert erpnext_pos.reasons_to_link_one_by_one() == ["doc_events hook audit.app.everything"]
 	original = frappe.get_hooks
 
 	def with_override(hook=None, default=None, app_name=None):
@@ -123,13 +121,13 @@ def test_another_apps_hook_or_class_override_on_pos_invoice_keeps_erpnexts_own_p
 		return original(hook, default, app_name)
 
 	with mock.patch.object(frappe, "get_hooks", with_override):
-		assert stock_posting.reasons_to_link_one_by_one() == ["a class override of POS Invoice"]
+		assert erpnext_pos.reasons_to_link_one_by_one() == ["a class override of POS Invoice"]
 
 
 def test_bulk_written_copies_consolidate_exactly_like_the_erpnext_made_invoices_they_copy(world):
 	"""The 10,000-invoice benchmark writes POS Invoices in bulk, as copies of invoices made through
-	ERPNext (scoopjoy.demo.copy_sales): an outlet of copies posts what an outlet of the originals posts."""
-	from scoopjoy import demo
+	ERPNext (scoopjoy.pos_factories.copy_sales): an outlet of copies posts what an outlet of the originals posts."""
+	from scoopjoy import pos_factories
 
 	scoop, cone = world.make_item("SCOOP"), world.make_item("CONE")
 	regular, other = world.make_customer("Regular"), world.make_customer("Other")
@@ -141,7 +139,7 @@ def test_bulk_written_copies_consolidate_exactly_like_the_erpnext_made_invoices_
 	]
 	copied = world.make_stocked_outlet("Copied", {scoop: 40, cone: 40}, group=world.make_group("-copied"))
 	prefix = f"SJCOPY{world.tag}"  # not the world's own prefix: consolidated copies stay, as the originals do
-	assert demo.copy_sales(made.invoices, [(copied.warehouse, copied.pos_profile)], 3, prefix) == 3
+	assert pos_factories.copy_sales(made.invoices, [(copied.warehouse, copied.pos_profile)], 3, prefix) == 3
 	copied.invoices = [f"{prefix}-00000-{j:04d}" for j in range(3)]
 	world.commit()
 

@@ -12,7 +12,7 @@ frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe be
 from frappe.query_builder.functions import Count, Sum  # noqa: E402
 from frappe.utils import add_days, flt, nowdate  # noqa: E402
 
-from scoopjoy import demo, stock_sync  # noqa: E402
+from scoopjoy import pos_factories, stock_sync  # noqa: E402
 from tests.integration.ledger import merge_log_refs  # noqa: E402
 
 pytestmark = pytest.mark.consolidating
@@ -49,7 +49,7 @@ def shop(world):
 		{
 			"doctype": "Item",
 			"item_code": sundae,
-			"item_group": demo.leaf("Item Group"),
+			"item_group": pos_factories.leaf("Item Group"),
 			"stock_uom": "Nos",
 			"is_stock_item": 0,
 		}
@@ -79,7 +79,7 @@ def shop(world):
 			"accounts": [
 				{
 					"company": company,
-					"default_account": demo.bank_account(company),
+					"default_account": pos_factories.bank_account(company),
 				}
 			],
 		}
@@ -154,15 +154,15 @@ def tub_back(world, invoice: str) -> str:
 	from erpnext.accounts.doctype.pos_invoice.pos_invoice import make_sales_return
 
 	credit = make_sales_return(invoice)
-	shift = demo.ensure_shift(world.company, credit.pos_profile)
+	shift = pos_factories.ensure_shift(world.company, credit.pos_profile)
 	credit.items = credit.items[:1]
 	credit.items[0].qty = -1
 	credit.calculate_taxes_and_totals()
-	cash = demo.cash_mode_of_payment(world.company)
+	cash = pos_factories.cash_mode_of_payment(world.company)
 	for payment in credit.payments:
 		payment.amount = credit.grand_total if payment.mode_of_payment == cash else 0
 	credit.paid_amount = credit.base_paid_amount = credit.grand_total  # as the till sets it
-	with demo.as_cashier_of(shift):
+	with pos_factories.as_cashier_of(shift):
 		credit.insert()
 		credit.submit()
 	world.sold.append(credit.name)
@@ -172,7 +172,7 @@ def tub_back(world, invoice: str) -> str:
 def sell(world, outlet, customer, lines, shop, card: float = 0, change: float = 0) -> str:
 	"""A POS Invoice as a till makes it: lines (item, qty, batch, discount %), the profile's taxes, paid
 	by card for `card` and the rest in cash, `change` more cash handed over than due."""
-	shift = demo.ensure_shift(world.company, outlet.pos_profile)
+	shift = pos_factories.ensure_shift(world.company, outlet.pos_profile)
 	invoice = frappe.get_doc(
 		{
 			"doctype": "POS Invoice",
@@ -199,12 +199,12 @@ def sell(world, outlet, customer, lines, shop, card: float = 0, change: float = 
 	invoice.set_missing_values()
 	invoice.set_taxes()
 	invoice.calculate_taxes_and_totals()
-	cash = demo.cash_mode_of_payment(world.company)
+	cash = pos_factories.cash_mode_of_payment(world.company)
 	payments = [{"mode_of_payment": cash, "amount": flt(invoice.grand_total) - card + change}]
 	if card:
 		payments.append({"mode_of_payment": shop.card, "amount": card})
 	invoice.set("payments", payments)
-	with demo.as_cashier_of(shift):
+	with pos_factories.as_cashier_of(shift):
 		invoice.insert()
 		invoice.submit()
 	world.sold.append(invoice.name)

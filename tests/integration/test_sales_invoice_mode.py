@@ -8,7 +8,7 @@ frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe be
 
 from frappe.utils import flt  # noqa: E402
 
-from scoopjoy import demo, stock_sync  # noqa: E402
+from scoopjoy import pos_factories, stock_sync  # noqa: E402
 from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import sales_invoice_mode_note  # noqa: E402
 from tests.integration.shifts import LISTING, closing_from_opening, desk_call, submit_as  # noqa: E402
 
@@ -33,11 +33,11 @@ def sales_invoice_mode():
 def test_a_run_posts_nothing_says_why_and_the_closing_stays_erpnexts(world, sales_invoice_mode):
 	scoop = world.make_item("SCOOP")
 	outlet = world.make_stocked_outlet("SalesInvoiceMode", {scoop: 10})
-	shift = demo.ensure_shift(world.company, outlet.pos_profile)
+	shift = pos_factories.ensure_shift(world.company, outlet.pos_profile)
 	cashier = frappe.db.get_value("POS Opening Entry", shift, "user")
 	customer = frappe.db.get_value("POS Profile", outlet.pos_profile, "customer")
 	sales = [
-		demo.sell_as_sales_invoice(world.company, outlet.pos_profile, customer, {scoop: qty}, RATE)
+		pos_factories.sell_as_sales_invoice(world.company, outlet.pos_profile, customer, {scoop: qty}, RATE)
 		for qty in (2, 1)
 	]
 	world.sold += sales

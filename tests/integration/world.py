@@ -11,7 +11,7 @@ import time
 import frappe
 from frappe.utils.background_jobs import get_queue, get_redis_connection_without_auth
 
-from scoopjoy import demo
+from scoopjoy import pos_factories
 from scoopjoy.benchmarks.fixtures import insert_pending_invoices
 
 TEST_PREFIX = "SJT"
@@ -32,7 +32,7 @@ def scoopjoy_job_ids(queue_type: str) -> list[str]:
 class World:
 	def __init__(self):
 		self.tag = f"{TEST_PREFIX}{frappe.generate_hash(length=6).upper()}"
-		self.company = demo.default_company()
+		self.company = pos_factories.default_company()
 		self.abbr = frappe.get_cached_value("Company", self.company, "abbr")
 		self.groups, self.warehouses, self.outlets, self.triggers = [], [], [], []
 		self.invoice_count = 0
@@ -94,26 +94,26 @@ class World:
 	def make_erpnext_invoice(self, warehouse: str) -> str:
 		"""A POS Invoice made the way a POS terminal makes one, at an outlet with no stock booked (the
 		mark-only tests never post it)."""
-		item = demo.make_item(f"{self.tag}-SCOOP")
+		item = pos_factories.make_item(f"{self.tag}-SCOOP")
 		frappe.db.set_value("Item", item, "allow_negative_stock", 1)
 		outlet = frappe._dict(
-			pos_profile=demo.make_pos_profile(
+			pos_profile=pos_factories.make_pos_profile(
 				f"{self.tag} {warehouse}", self.company, warehouse, self.make_customer()
 			)
 		)
 		self.pos_profiles = [*getattr(self, "pos_profiles", []), outlet.pos_profile]
-		invoice = demo.sell(self.company, outlet.pos_profile, self.make_customer(), {item: 2})
+		invoice = pos_factories.sell(self.company, outlet.pos_profile, self.make_customer(), {item: 2})
 		self.erpnext_invoices = [*getattr(self, "erpnext_invoices", []), invoice]
 		return invoice
 
-	# ── a real ERPNext world (scoopjoy.demo): stock, POS profiles, POS Invoices made through ERPNext ──
+	# ── a real ERPNext world (scoopjoy.pos_factories): stock, POS profiles, POS Invoices made through ERPNext ──
 	# Ledger documents are permanent, as in production: cleanup removes scoopjoy's records and
 	# leaves the tagged warehouses, items and vouchers (a warehouse with stock cannot be deleted).
 	def make_item(self, label: str) -> str:
-		return demo.make_item(f"{self.tag}-{label}")
+		return pos_factories.make_item(f"{self.tag}-{label}")
 
 	def make_customer(self, label: str = "Walk-in") -> str:
-		return demo.make_customer(f"{self.tag} {label}", self.territory)
+		return pos_factories.make_customer(f"{self.tag} {label}", self.territory)
 
 	def make_stocked_outlet(
 		self, label: str, stock: dict[str, float], group: str | None = None
@@ -122,7 +122,7 @@ class World:
 		warehouse = self.make_warehouse(label)
 		self.stocked_warehouses.add(warehouse)
 		outlet = self.make_outlet(label, warehouse, group)
-		outlet.pos_profile = demo.make_pos_profile(
+		outlet.pos_profile = pos_factories.make_pos_profile(
 			f"{self.tag} {warehouse}", self.company, warehouse, self.make_customer()
 		)
 		self.pos_profiles = [*getattr(self, "pos_profiles", []), outlet.pos_profile]
@@ -143,20 +143,24 @@ class World:
 		return good, short
 
 	def move_stock(self, warehouse: str, stock: dict[str, float], purpose: str) -> str:
-		return demo.move_stock(self.company, {(item, warehouse): qty for item, qty in stock.items()}, purpose)
+		return pos_factories.move_stock(
+			self.company, {(item, warehouse): qty for item, qty in stock.items()}, purpose
+		)
 
 	def sell(self, outlet: dict, lines: dict[str, float], customer: str | None = None) -> str:
-		invoice = demo.sell(self.company, outlet.pos_profile, customer or self.make_customer(), lines)
+		invoice = pos_factories.sell(
+			self.company, outlet.pos_profile, customer or self.make_customer(), lines
+		)
 		self.sold.append(invoice)
 		return invoice
 
 	def return_of(self, invoice: str, qty: float) -> str:
-		credit = demo.return_of(invoice, qty)
+		credit = pos_factories.return_of(invoice, qty)
 		self.sold.append(credit)
 		return credit
 
 	def close_pos_shift(self, outlet: dict, invoices: list[str]) -> str:
-		return demo.close_pos_shift(self.company, outlet.pos_profile, invoices)
+		return pos_factories.close_pos_shift(self.company, outlet.pos_profile, invoices)
 
 	# ── faults ──
 	def fail_update_of(self, invoice: str):
@@ -239,7 +243,7 @@ class World:
 			doc.delete()
 		frappe.db.delete("POS Invoice", {"name": ("like", f"{self.tag}-%")})
 		# The world's shifts: ERPNext 16 gives a cashier one open shift, so an open one would keep its
-		# cashier busy for good (see demo.free_cashier).
+		# cashier busy for good (see pos_factories.free_cashier).
 		profiles = getattr(self, "pos_profiles", []) or [""]
 		openings = frappe.get_all(
 			"POS Opening Entry", filters={"pos_profile": ("in", profiles), "status": "Open"}, pluck="name"
