@@ -100,6 +100,23 @@ def thaw(family: list[int]):
 			os.kill(pid, signal.SIGCONT)
 
 
+def thaw_until_its_job_ends(worker: subprocess.Popen, family: list[int], timeout: float = 120):
+	"""Wake the frozen worker and wait until its work horse (the process RQ forks for the job, frozen
+	mid-job) has exited: the woken job is over and can write nothing more. Fails when the worker was
+	frozen between jobs, or when the woken job does not end within `timeout` s."""
+	import psutil
+
+	horses = []
+	for pid in family:
+		if pid != worker.pid:
+			with contextlib.suppress(psutil.NoSuchProcess):
+				horses.append(psutil.Process(pid))  # taken while frozen: a reused pid is not mistaken
+	assert horses, "the worker was frozen between jobs: no work horse to wake"
+	thaw(family)
+	_gone, alive = psutil.wait_procs(horses, timeout=timeout)
+	assert not alive, f"the woken work horse {[p.pid for p in alive]} did not end its job within {timeout} s"
+
+
 def restart_mariadb():
 	"""Stop MariaDB and start it again the way .ci/run starts it; every connection is cut."""
 	subprocess.run(["mariadb-admin", "shutdown"], check=True, timeout=120)
@@ -112,6 +129,8 @@ def restart_mariadb():
 		if subprocess.run(["mariadb-admin", "ping"], capture_output=True).returncode == 0:
 			break
 		time.sleep(0.5)
+	else:
+		raise AssertionError("MariaDB did not answer a ping within 60 s of its start")
 	# Frappe creates tables in the server's default charset; .ci/run sets it at run time.
 	subprocess.run(
 		[
@@ -150,6 +169,8 @@ def restart_redis():
 		if subprocess.run(["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True).returncode == 0:
 			break
 		time.sleep(0.1)
+	else:
+		raise AssertionError("Redis did not answer a ping within 10 s of its start")
 
 
 def reconnect():

@@ -198,6 +198,11 @@ def test_cancel_mid_run_keeps_what_was_done(world, three_hundred_outlets, queues
 		stock_sync.cancel_stock_sync(run)
 		wait_until(lambda: frappe.db.get_value("Stock Sync Log", run, "ended_on"))
 		wait_until(lambda: not frappe.db.get_value("Stock Sync Log", run, "awaiting_report"))
+		# Published after the worker's commit: the worker lives until it is out.
+		recorder.wait_for(
+			lambda m: m["event"] == stock_sync.COMPLETE_EVENT and m["message"]["sync_log"] == run,
+			what=f"announcing {run} ended",
+		)
 	finally:
 		kill_9(worker)
 	messages = recorder.stop(about=(run,))
@@ -255,7 +260,8 @@ def test_lock_wait_timeout_is_retried_bad_data_is_not(world, site_config):
 	world.commit()
 	site_config("scoopjoy_lock_wait_timeout", 1)
 
-	locked = threading.Event()
+	sync_connection = frappe.db.sql("SELECT CONNECTION_ID()")[0][0]  # the sync runs in this process
+	locked, sync_over, cashier_errors = threading.Event(), threading.Event(), []
 	credentials = {  # read here: frappe.local is empty in another thread
 		"host": frappe.conf.db_host or "127.0.0.1",
 		"port": int(frappe.conf.db_port or 3306),
@@ -266,13 +272,36 @@ def test_lock_wait_timeout_is_retried_bad_data_is_not(world, site_config):
 
 	def cashier_holding_an_invoice():
 		conn = pymysql.connect(**credentials)
-		with conn.cursor() as cursor:
-			cursor.execute("BEGIN")
-			cursor.execute("SELECT name FROM `tabPOS Invoice` WHERE name = %s FOR UPDATE", invoices[1])
-			locked.set()
-			time.sleep(1.8)  # longer than one attempt's 1 s wait, shorter than two attempts
-		conn.rollback()
-		conn.close()
+		try:
+			with conn.cursor() as cursor:
+				cursor.execute("BEGIN")
+				cursor.execute("SELECT name FROM `tabPOS Invoice` WHERE name = %s FOR UPDATE", invoices[1])
+				locked.set()
+				# Held until the sync has waited for it, given up (its 1 s lock wait timeout) and waits
+				# again: its next attempt, which then goes through.
+				first = sync_waiting_for_the_lock(cursor)
+				sync_waiting_for_the_lock(cursor, other_than=first)
+		except Exception as e:
+			cashier_errors.append(e)
+		finally:
+			conn.rollback()
+			conn.close()
+
+	def sync_waiting_for_the_lock(cursor, other_than: int | None = None, timeout: float = 60) -> int:
+		"""The query id of the sync's statement on the invoices that has run for 0.3 s (its own take
+		milliseconds: it waits for the cashier's row lock), other than `other_than`."""
+		deadline = time.monotonic() + timeout
+		while time.monotonic() < deadline and not sync_over.is_set():
+			cursor.execute(
+				"""SELECT QUERY_ID FROM information_schema.PROCESSLIST WHERE ID = %s AND COMMAND = 'Query'
+				AND INFO LIKE '%%tabPOS Invoice%%' AND TIME_MS >= 300""",
+				sync_connection,
+			)
+			if (row := cursor.fetchone()) and row[0] != other_than:
+				return row[0]
+			time.sleep(0.02)
+		attempt = "again, after a lock wait timeout" if other_than else "for the cashier's lock"
+		raise AssertionError(f"the sync never waited {attempt} (within {timeout} s, or before it ended)")
 
 	cashier = threading.Thread(target=cashier_holding_an_invoice)
 	cashier.start()
@@ -280,8 +309,10 @@ def test_lock_wait_timeout_is_retried_bad_data_is_not(world, site_config):
 	try:
 		stock_sync.process_stock_sync(world.group)
 	finally:
+		sync_over.set()
 		cashier.join()
 		frappe.db.sql("SET SESSION innodb_lock_wait_timeout = 50")
+	assert cashier_errors == [], cashier_errors
 
 	[run] = world.logs()
 	result = rows(run)

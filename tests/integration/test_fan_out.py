@@ -1,12 +1,13 @@
 """Fan-out: one run split into batch jobs, processed by two real workers at once."""
 
-import time
-
 import pytest
 
 frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe bench (FRAPPE_BENCH)")
 
-from scoopjoy import stock_sync  # noqa: E402
+from frappe.utils.background_jobs import get_job  # noqa: E402
+from rq.job import JobStatus  # noqa: E402
+
+from scoopjoy import named_lock, stock_sync  # noqa: E402
 from tests.integration.conftest import kill_9, start_worker  # noqa: E402
 from tests.integration.world import RealtimeRecorder, processed, rows, scoopjoy_job_ids, wait_until  # noqa: E402
 
@@ -35,6 +36,26 @@ def two_workers():
 		kill_9(worker)
 
 
+def completion_of(message: dict, run: str) -> bool:
+	return message["event"] == stock_sync.COMPLETE_EVENT and message["message"]["sync_log"] == run
+
+
+def batch_jobs_over(run: str, timeout: float = 120):
+	"""Until no job of the run's batches is queued or running and no batch holds its lock: every batch
+	has committed or rolled back its last chunk and ended."""
+	log = frappe.get_doc("Stock Sync Log", run)
+	job_ids = [log.batch_job_id(batch) for batch in range(log.fan_out_jobs or 0)]
+	ended = (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
+
+	def over():
+		jobs = [get_job(job_id) for job_id in job_ids]  # None: no longer in Redis
+		if any(job and job.get_status() not in ended for job in jobs):
+			return False
+		return not any(named_lock.is_held(name) for name in log.lock_names())
+
+	wait_until(over, timeout=timeout, what=f"a batch of {run} still queued, running or holding its lock")
+
+
 def final(run: str):
 	return wait_until(
 		lambda: (
@@ -54,17 +75,17 @@ def test_two_workers_share_one_run_and_exactly_one_finishes_it(world, fanned_out
 	again = stock_sync.enqueue_stock_sync(world.group)  # dedup holds while the batches run
 	assert again["sync_log"] == run and "already running" in again["message"]
 	final(run)
+	# Published after the finishing batch's commit; then every batch's job is over (a second
+	# completion from another batch would be in by then).
+	recorder.wait_for(lambda m: completion_of(m, run), what=f"announcing {run} complete")
+	batch_jobs_over(run)
 	messages = recorder.stop()
 
 	log = frappe.get_doc("Stock Sync Log", run)
 	assert (log.status, log.fan_out_jobs, log.fan_out_done) == ("Completed", 8, 8)
 	assert (log.processed, log.succeeded, log.invoices_synced) == (OUTLETS, OUTLETS, OUTLETS * INVOICES)
 	assert len(log.outlets) == OUTLETS and len({row.outlet for row in log.outlets}) == OUTLETS
-	done = [
-		m
-		for m in messages
-		if m["event"] == "scoopjoy_stock_sync_complete" and m["message"]["sync_log"] == run
-	]
+	done = [m for m in messages if completion_of(m, run)]
 	assert len(done) == 1  # the last batch, and only it, finished the run
 	assert (
 		frappe.db.count("POS Invoice", {"set_warehouse": ("in", world.warehouses), "custom_stock_synced": 0})
@@ -117,7 +138,7 @@ def test_cancel_reaches_every_batch(world, fanned_out, two_workers):
 	wait_until(lambda: processed(run) >= 50)
 	stock_sync.cancel_stock_sync(run)
 	final(run)
-	time.sleep(1)  # let any batch still closing its chunk commit
+	batch_jobs_over(run)  # a batch still closing its chunk commits first
 	frappe.db.rollback()
 	log = frappe.get_doc("Stock Sync Log", run)
 	assert log.status == "Cancelled" and log.processed < OUTLETS

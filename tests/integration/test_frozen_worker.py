@@ -9,7 +9,7 @@ import pytest
 
 frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe bench (FRAPPE_BENCH)")
 
-from scoopjoy import named_lock, stock_sync  # noqa: E402
+from scoopjoy import stock_sync  # noqa: E402
 from tests.integration.conftest import (  # noqa: E402
 	freeze,
 	kill_9,
@@ -18,11 +18,12 @@ from tests.integration.conftest import (  # noqa: E402
 	restart_redis,
 	run_burst_worker,
 	start_worker,
-	thaw,
+	thaw_until_its_job_ends,
 )
 from tests.integration.ledger import assert_consolidated_once  # noqa: E402
 from tests.integration.world import (  # noqa: E402
 	RealtimeRecorder,
+	lock_holder_paused,
 	processed,
 	rows,
 	scoopjoy_job_ids,
@@ -58,7 +59,7 @@ def take_over(group: str, run: str, limit: float) -> float:
 @contextmanager
 def frozen_and_taken_over(world, site_config, ready):
 	"""A run on a real worker that is frozen (SIGSTOP) once `ready(run)`; triggers until the run is taken
-	over. Yields (run, the frozen processes, seconds from freeze to takeover); kills them after."""
+	over. Yields (run, the worker, its frozen processes, seconds from freeze to takeover); kills it after."""
 	site_config("scoopjoy_stale_after", STALE_AFTER)
 	site_config("scoopjoy_chunk_seconds", 0.01)
 	frappe.flags.in_test = False
@@ -70,7 +71,7 @@ def frozen_and_taken_over(world, site_config, ready):
 		frozen_at = time.monotonic()
 		assert "already running" in stock_sync.enqueue_stock_sync(world.group)["message"]  # not yet stale
 		take_over(world.group, run, limit=STALE_AFTER + 30)
-		yield run, frozen, time.monotonic() - frozen_at
+		yield run, worker, frozen, time.monotonic() - frozen_at
 	finally:
 		kill_9(worker)
 
@@ -81,13 +82,13 @@ def test_a_frozen_worker_is_taken_over_and_writes_nothing_when_it_wakes(world, q
 	def twenty_outlets_in(run):
 		wait_until(lambda: processed(run) >= 20)
 
-	with frozen_and_taken_over(world, site_config, twenty_outlets_in) as (run, frozen, takeover):
+	with frozen_and_taken_over(world, site_config, twenty_outlets_in) as (run, worker, frozen, takeover):
 		before_wake = rows(run)
 		run_burst_worker("long,short")  # a new worker finishes the run
 		finished = rows(run)
 		recorder = RealtimeRecorder()
-		thaw(frozen)  # the frozen worker wakes, mid-chunk, in a run that is no longer its own
-		time.sleep(3)
+		# The frozen worker wakes, mid-chunk, in a run that is no longer its own, and its job ends.
+		thaw_until_its_job_ends(worker, frozen)
 		after_wake = recorder.stop(about=(run, world.tag))
 
 	frappe.db.rollback()
@@ -116,14 +117,19 @@ def test_a_frozen_worker_posting_stock_is_taken_over_and_posts_nothing_when_it_w
 	world.pause_on("BEFORE INSERT", "tabPOS Invoice Merge Log", "1 = 1", 1.5)  # posting is slow
 
 	def inside_a_consolidation(run):
-		wait_until(lambda: processed(run) >= 1)
-		time.sleep(0.5)  # into the next outlet's merge log
+		# An outlet is posted, and the run's worker is inside the next outlet's slowed merge-log INSERT.
+		wait_until(
+			lambda: (
+				processed(run) >= 1 and lock_holder_paused([frappe.get_doc("Stock Sync Log", run).lock_name])
+			),
+			what="the run's worker never paused inside a later outlet's merge log",
+		)
 
-	with frozen_and_taken_over(world, site_config, inside_a_consolidation) as (run, frozen, _):
+	with frozen_and_taken_over(world, site_config, inside_a_consolidation) as (run, worker, frozen, _):
 		run_burst_worker("long,short")
 		finished = rows(run)
-		thaw(frozen)
-		time.sleep(4)  # long enough for the woken worker to try to finish its outlet and commit
+		# The woken worker tries to finish its outlet and commit; its job ends.
+		thaw_until_its_job_ends(worker, frozen)
 
 	frappe.db.rollback()
 	log = frappe.get_doc("Stock Sync Log", run)
@@ -135,17 +141,7 @@ def test_a_frozen_worker_posting_stock_is_taken_over_and_posts_nothing_when_it_w
 
 def inside_a_batchs_chunk(run) -> bool:
 	"""A batch's worker is inside the slowed INSERT of its chunk's rows (the pause trigger sleeping)."""
-	processlist = frappe.qb.Table("PROCESSLIST", schema="information_schema")
-	for batch in range(run.fan_out_jobs or 0):
-		if holder := named_lock.holder(run.batch_lock_name(batch)):
-			if (
-				frappe.qb.from_(processlist)
-				.select(processlist.ID)
-				.where((processlist.ID == holder) & (processlist.STATE == "User sleep"))
-				.run()
-			):
-				return True
-	return False
+	return lock_holder_paused([run.batch_lock_name(batch) for batch in range(run.fan_out_jobs or 0)])
 
 
 def test_a_frozen_fan_out_batch_is_taken_over(world, queues, site_config):
@@ -170,8 +166,7 @@ def test_a_frozen_fan_out_batch_is_taken_over(world, queues, site_config):
 				lambda: frappe.db.get_value("Stock Sync Log", run, "status") == "Completed", timeout=180
 			)
 			finished = rows(run)
-			thaw(frozen)
-			time.sleep(3)
+			thaw_until_its_job_ends(first, frozen)
 		finally:
 			kill_9(second)
 	finally:

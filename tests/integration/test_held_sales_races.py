@@ -14,6 +14,7 @@ from tests.integration.ledger import assert_consolidated_once, merge_log_refs  #
 from tests.integration.world import (  # noqa: E402
 	rows,
 	someone_sleeping_in_mariadb,
+	wait_for_pause,
 	wait_until,
 )
 
@@ -64,9 +65,10 @@ def test_kill_9_mid_split_then_resume_posts_each_sale_once(world, queues):
 	run = stock_sync.enqueue_stock_sync(world.group)["sync_log"]
 	worker = start_worker()
 	try:
-		wait_for_sleeper()  # the first attempt, all 7 sales: it will fail on the mango
-		time.sleep(1.6)
-		wait_for_sleeper()  # the second attempt, the first half: the split has begun
+		first = wait_for_pause()  # the first attempt, all 7 sales: it will fail on the mango
+		# The next Sales Invoice to pause, after that one: the second attempt, the first half. The
+		# split has begun.
+		wait_for_pause(other_than=first)
 	finally:
 		kill_9(worker)
 	before = rows(run)

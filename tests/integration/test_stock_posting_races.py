@@ -20,6 +20,7 @@ from tests.integration.world import (  # noqa: E402
 	RealtimeRecorder,
 	all_and_group_at_once,
 	in_own_connection,
+	lock_holder_paused,
 	processed,
 	rows,
 	someone_sleeping_in_mariadb,
@@ -47,14 +48,24 @@ def wait_for_sleeper(timeout: float = 120):
 def test_kill_9_while_consolidating_then_resume_posts_each_invoice_once(world, queues, site_config):
 	outlets = stocked_outlets(world, 8, 3)
 	site_config("scoopjoy_chunk_seconds", 0.01)  # a commit after every outlet
+	# Each outlet's Sales Invoice pauses inside MariaDB just after its INSERT: the kill lands there,
+	# mid-consolidation, not between an outlet's commit and the next outlet.
+	profiles = ", ".join(frappe.db.escape(outlet.pos_profile) for outlet in outlets)
+	world.pause_on("AFTER INSERT", "tabSales Invoice", f"NEW.pos_profile IN ({profiles})", 1)
 	frappe.flags.in_test = False
 	run = stock_sync.enqueue_stock_sync(world.group)["sync_log"]
+	lock = frappe.get_doc("Stock Sync Log", run).lock_name
 	worker = start_worker()
 	try:
-		wait_until(lambda: processed(run) >= 2)
-		time.sleep(0.3)  # into the next outlet's consolidation: it takes ~1 s, its commit milliseconds
+		wait_until(
+			lambda: processed(run) >= 2 and lock_holder_paused([lock]),
+			what="the run's worker never paused inside a third outlet's consolidation",
+		)
 	finally:
 		kill_9(worker)
+	for trigger in world.triggers:  # the resumed run need not be slow
+		frappe.db.sql(f"DROP TRIGGER IF EXISTS `{trigger}`")
+	world.triggers = []
 	before = rows(run)
 	assert 2 <= len(before) < 8, "the kill must land mid-run"
 
@@ -171,6 +182,11 @@ def test_fan_out_with_posting_two_workers_one_run_each_invoice_once(world, queue
 	workers = [start_worker("long,short") for _ in range(2)]
 	try:
 		wait_until(lambda: frappe.db.get_value("Stock Sync Log", run, "status") == "Completed", timeout=300)
+		# Published after the finishing batch's commit: the workers live until it is out.
+		recorder.wait_for(
+			lambda m: m["event"] == stock_sync.COMPLETE_EVENT and m["message"]["sync_log"] == run,
+			what=f"announcing {run} complete",
+		)
 	finally:
 		for worker in workers:
 			kill_9(worker)

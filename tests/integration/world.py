@@ -275,26 +275,63 @@ class World:
 
 
 class RealtimeRecorder:
-	"""Subscribes to the Redis channel Frappe's Socket.IO server listens on."""
+	"""Subscribes to the Redis channel Frappe's Socket.IO server listens on, and to a channel of its own
+	for its markers: Redis hands a subscriber its messages in the order it ran the PUBLISH commands, so
+	once a marker published now comes back, every message published before it is in."""
 
-	def __init__(self):
-		self.pubsub = get_redis_connection_without_auth().pubsub()
-		self.pubsub.subscribe("events")
-		self.messages = []
+	def __init__(self, timeout: float = 30):
+		self.redis = get_redis_connection_without_auth()
+		self.marker_channel = f"scoopjoy_test_recorder_{frappe.generate_hash(length=12)}"
+		self.pubsub = self.redis.pubsub()
+		self.pubsub.subscribe("events", self.marker_channel)
+		self.messages, self.markers, self.subscriptions = [], [], 0
+		self.arrived = threading.Condition()
 		self.thread = threading.Thread(target=self._listen, daemon=True)
 		self.thread.start()
+		# Subscribed once Redis confirms both channels: a message published before would be missed.
+		self._wait(
+			lambda: self.subscriptions >= 2, timeout, "Redis did not confirm the recorder's subscriptions"
+		)
 
 	def _listen(self):
 		for item in self.pubsub.listen():
-			if item["type"] == "message":
-				self.messages.append(json.loads(item["data"]))
+			with self.arrived:
+				if item["type"] == "subscribe":
+					self.subscriptions += 1
+				elif item["type"] == "message" and as_text(item["channel"]) == self.marker_channel:
+					self.markers.append(as_text(item["data"]))
+				elif item["type"] == "message":
+					self.messages.append(json.loads(item["data"]))
+				self.arrived.notify_all()
 
-	def stop(self, about: tuple[str, ...] = ()):
-		"""This site's messages; with `about`, only those naming one of these (a run, a world's tag):
-		other tests' workers, and other benches on the same Redis, publish on the same channel."""
-		time.sleep(0.3)
-		self.pubsub.unsubscribe()
-		self.thread.join(timeout=5)
+	def _wait(self, condition, timeout: float, failure: str):
+		with self.arrived:
+			if not self.arrived.wait_for(condition, timeout=timeout):
+				raise AssertionError(f"{failure} within {timeout} s")
+
+	def wait_for(self, predicate, what: str, timeout: float = 120) -> dict:
+		"""The first message of this site for which `predicate(message)` holds, once it has arrived: a
+		worker publishes after its commit, so a row it committed can be read before its message is out."""
+
+		def found():
+			return next(
+				(m for m in self.messages if m["namespace"] == frappe.local.site and predicate(m)), None
+			)
+
+		self._wait(lambda: found() is not None, timeout, f"no realtime message {what}")
+		return found()
+
+	def stop(self, about: tuple[str, ...] = (), timeout: float = 30):
+		"""This site's messages published before this call; with `about`, only those naming one of these
+		(a run, a world's tag): other tests' workers, and other benches on the same Redis, publish on the
+		same channel."""
+		marker = frappe.generate_hash(length=12)
+		self.redis.publish(self.marker_channel, marker)
+		try:
+			self._wait(lambda: marker in self.markers, timeout, "the recorder's marker did not come back")
+		finally:
+			self.pubsub.unsubscribe()
+			self.thread.join(timeout=5)
 		return [
 			m
 			for m in self.messages
@@ -302,14 +339,20 @@ class RealtimeRecorder:
 		]
 
 
-def wait_until(condition, timeout: float = 120, every: float = 0.05):
+def as_text(value) -> str:
+	return value.decode() if isinstance(value, bytes) else value
+
+
+def wait_until(condition, timeout: float = 120, every: float = 0.05, what: str = "condition not met"):
+	"""Look every `every` s until `condition()` is truthy, and return it; fail, saying `what` did not
+	happen, when it is not within `timeout` s."""
 	deadline = time.monotonic() + timeout
 	while time.monotonic() < deadline:
 		frappe.db.rollback()  # a fresh snapshot each look
 		if value := condition():
 			return value
 		time.sleep(every)
-	raise AssertionError(f"condition not met within {timeout} s")
+	raise AssertionError(f"{what} within {timeout} s")
 
 
 def someone_sleeping_in_mariadb() -> bool:
@@ -317,6 +360,46 @@ def someone_sleeping_in_mariadb() -> bool:
 	return bool(
 		frappe.db.sql("SELECT 1 FROM information_schema.PROCESSLIST WHERE STATE = 'User sleep' LIMIT 1")
 	)
+
+
+def paused_statement(other_than: tuple | None = None) -> tuple | None:
+	"""(connection, query id) of a statement of this site's database inside a pause_on() trigger's SLEEP
+	right now, other than `other_than`: a query id is the statement's own, so another one is a statement
+	that paused after that one."""
+	processlist = frappe.qb.Table("PROCESSLIST", schema="information_schema")
+	for statement in (
+		frappe.qb.from_(processlist)
+		.select(processlist.ID, processlist.QUERY_ID)
+		.where((processlist.STATE == "User sleep") & (processlist.DB == frappe.conf.db_name))
+		.run()
+	):
+		if tuple(statement) != other_than:
+			return tuple(statement)
+	return None
+
+
+def wait_for_pause(other_than: tuple | None = None, timeout: float = 120) -> tuple:
+	"""Until a statement pauses in a pause_on() trigger (another than `other_than`); which one."""
+	return wait_until(
+		lambda: paused_statement(other_than), timeout=timeout, what="no statement paused in a trigger"
+	)
+
+
+def lock_holder_paused(lock_names: list[str]) -> bool:
+	"""The connection holding one of these named locks is inside a pause_on() trigger's SLEEP."""
+	from scoopjoy import named_lock
+
+	processlist = frappe.qb.Table("PROCESSLIST", schema="information_schema")
+	for name in lock_names:
+		if holder := named_lock.holder(name):
+			if (
+				frappe.qb.from_(processlist)
+				.select(processlist.ID)
+				.where((processlist.ID == holder) & (processlist.STATE == "User sleep"))
+				.run()
+			):
+				return True
+	return False
 
 
 def in_own_connection(work):
