@@ -13,7 +13,7 @@ from erpnext.accounts.doctype.pos_invoice_merge_log.pos_invoice_merge_log import
 )
 
 from scoopjoy import stock_sync  # noqa: E402
-from scoopjoy.stock_posting import link_pos_invoices_in_bulk, link_targets  # noqa: E402
+from scoopjoy.erpnext_pos import link_pos_invoices_in_bulk, link_targets  # noqa: E402
 from tests.integration.ledger import assert_consolidated_once, merge_log_refs  # noqa: E402
 from tests.integration.test_held_sales_mixture import digest  # noqa: E402
 

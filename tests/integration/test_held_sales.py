@@ -14,7 +14,7 @@ from erpnext.accounts.doctype.pos_invoice_merge_log.pos_invoice_merge_log import
 from frappe.utils.background_jobs import create_job_id  # noqa: E402
 
 from scoopjoy import stock_sync  # noqa: E402
-from scoopjoy.stock_posting import SAME_REASON_SLACK  # noqa: E402
+from scoopjoy.sale_isolation import SAME_REASON_SLACK  # noqa: E402
 from tests.integration.ledger import (  # noqa: E402
 	assert_consolidated_once,
 	assert_untouched,
@@ -354,7 +354,7 @@ def test_a_held_sale_leaves_no_trace_the_rest_posts_exactly_what_a_clean_twin_po
 
 	from frappe.utils import now_datetime
 
-	from scoopjoy import stock_posting
+	from scoopjoy import erpnext_pos
 	from tests.integration.ledger import consolidation_snapshot
 	from tests.integration.test_bulk_linking import identical_outlet
 
@@ -372,7 +372,7 @@ def test_a_held_sale_leaves_no_trace_the_rest_posts_exactly_what_a_clean_twin_po
 	world.commit()
 	since = now_datetime()
 	try:
-		with mock.patch.object(stock_posting, "reasons_to_link_one_by_one", return_value=["ERPNext's path"]):
+		with mock.patch.object(erpnext_pos, "reasons_to_link_one_by_one", return_value=["ERPNext's path"]):
 			stock_sync.process_stock_sync(clean.group)
 		stock_sync.process_stock_sync(ours.group)
 		frappe.db.rollback()

@@ -8,10 +8,16 @@ import pytest
 
 frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe bench (FRAPPE_BENCH)")
 
+from unittest import mock  # noqa: E402
+
+from erpnext.accounts.doctype.pos_invoice_merge_log import (  # noqa: E402
+	pos_invoice_merge_log as erpnext_merge_log,
+)
 from frappe.utils import add_to_date, flt, now_datetime  # noqa: E402
 
-from scoopjoy import stock_sync  # noqa: E402
-from scoopjoy.pos_closing import LEFT_TO_SYNC, POSTED_BY_CLOSING, POSTED_BY_SYNC, sales_table  # noqa: E402
+from scoopjoy import pos_closing, stock_sync  # noqa: E402
+from scoopjoy.erpnext_pos import closing_sales_table as sales_table  # noqa: E402
+from scoopjoy.pos_closing import LEFT_TO_SYNC, POSTED_BY_CLOSING, POSTED_BY_SYNC  # noqa: E402
 from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import MARK_ONLY  # noqa: E402
 from tests.integration.ledger import (  # noqa: E402
 	assert_consolidated_once,
@@ -391,21 +397,22 @@ def test_ten_sales_after_the_last_sync_are_consolidated_in_erpnexts_background_j
 	world.commit()
 	closing = closing_from_opening(shift)
 	statuses = []
-	original = frappe.enqueue
+	original = erpnext_merge_log.enqueue
 
 	def enqueue(method, **kwargs):  # the job runs inline in tests (ERPNext's now=in_test); see it queued
-		statuses.append((method, frappe.db.get_value("POS Closing Entry", closing.name, "status")))
+		statuses.append((method, frappe.db.get_value("POS Closing Entry", closing.name, "status"), kwargs))
 		return original(method, **kwargs)
 
-	frappe.enqueue = enqueue
-	try:
+	with mock.patch.object(erpnext_merge_log, "enqueue", enqueue):  # what ERPNext's enqueue_job calls
 		closing = submit_as(closing, cashier)
-	finally:
-		frappe.enqueue = original
-	# Frappe's own housekeeping (deleting dynamic links since 15.100) aside.
-	assert [s for s in statuses if not s[0].startswith("frappe.")] == [
-		("scoopjoy.pos_closing.consolidate_shift", "Queued")
-	]
+	[(method, status, kwargs)] = statuses
+	assert (method, status) == (pos_closing.consolidate_shift, "Queued")
+	# ERPNext's own job: its id, queue and event
+	assert (kwargs["job_id"], kwargs["queue"], kwargs["event"]) == (
+		f"pos_invoice_merge::{closing.name}",
+		"long",
+		"processing_merge_logs",
+	)
 	assert closing.status == "Submitted"
 	assert invoices_in(merge_logs_of(closing.name)) == set(later)
 	shop.sync()

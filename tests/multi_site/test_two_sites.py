@@ -19,7 +19,7 @@ from frappe.model.naming import NamingSeries  # noqa: E402
 from frappe.utils.background_jobs import get_queue  # noqa: E402
 
 from scoopjoy import stock_sync  # noqa: E402
-from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import MARK_ONLY  # noqa: E402
+from scoopjoy.scoopjoy.doctype.scoopjoy_settings.scoopjoy_settings import CONSOLIDATE, MARK_ONLY  # noqa: E402
 from tests.integration.conftest import BENCH, kill_9, start_worker, worker_family  # noqa: E402
 from tests.integration.world import World, wait_until  # noqa: E402
 
@@ -188,3 +188,55 @@ def test_two_sites_sync_at_once_with_the_same_run_name(other_site, site_config, 
 	assert other_site(errors_about, [name, *there.outlets]) == 0
 	here.cleanup()
 	other_site(there.cleanup)
+
+
+def test_each_site_loads_its_own_documents_while_the_other_consolidates(other_site):
+	"""One process, two threads, two sites: while this site's sync consolidates (ERPNext mapping every
+	sale onto the Sales Invoice, loading its customer: the sync loads each master once per merge log),
+	a thread of the other site keeps loading a customer of the same name. Each site sees only its own
+	customer: the sync's shortcut lives in its own call, not in frappe.get_doc."""
+	import threading
+
+	world = World()
+	scoop = world.make_item("SCOOP")
+	outlet = world.make_stocked_outlet("Twin", {scoop: 100})
+	customer = world.make_customer("Shared Name")
+	frappe.db.set_value("Customer", customer, "tax_id", "THIS-SITE")
+	sales = [world.sell(outlet, {scoop: 1}, customer=customer) for _ in range(40)]
+	world.commit()
+
+	def other_customer():
+		if not frappe.db.exists("Customer", customer):
+			frappe.get_doc(
+				{"doctype": "Customer", "customer_name": customer, "customer_type": "Individual"}
+			).insert(set_name=customer)
+		frappe.db.set_value("Customer", customer, "tax_id", "OTHER-SITE")
+
+	other_site(other_customer)
+	syncing, seen = threading.Event(), []
+
+	def keep_loading():
+		assert syncing.wait(timeout=120), "this site's sync never began"
+		while syncing.is_set():
+			seen.append(frappe.get_doc("Customer", customer).tax_id)
+		frappe.db.rollback()
+
+	loading = other_site.thread.submit(keep_loading)
+	posting = frappe.db.get_single_value("ScoopJoy Settings", "stock_posting")
+	frappe.db.set_single_value("ScoopJoy Settings", "stock_posting", CONSOLIDATE)
+	try:
+		syncing.set()
+		stock_sync.process_stock_sync(outlet.group)
+	finally:
+		syncing.clear()
+		frappe.db.set_single_value("ScoopJoy Settings", "stock_posting", posting)
+	loading.result(timeout=120)
+
+	assert seen and set(seen) == {"OTHER-SITE"}, f"{len(seen)} loads, saw {set(seen)}"
+	consolidated = set(
+		frappe.get_all("POS Invoice", filters={"name": ("in", sales)}, pluck="consolidated_invoice")
+	)
+	assert len(consolidated) == 1 and None not in consolidated
+	assert frappe.db.get_value("Sales Invoice", consolidated.pop(), "tax_id") == "THIS-SITE"
+	other_site(frappe.delete_doc, "Customer", customer, force=True)
+	world.cleanup()
