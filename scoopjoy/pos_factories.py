@@ -257,6 +257,11 @@ def sell(company: str, pos_profile: str, customer: str, lines: dict[str, float],
 			],
 		}
 	)
+	return submitted_by_cashier_of(shift, invoice)
+
+
+def submitted_by_cashier_of(shift: str, invoice) -> str:
+	"""Insert and submit a sale as the shift's cashier (ERPNext checks the seller has the shift open)."""
 	with as_cashier_of(shift):
 		invoice.insert()
 		invoice.submit()
@@ -289,10 +294,7 @@ def sell_as_sales_invoice(
 			],
 		}
 	)
-	with as_cashier_of(shift):
-		invoice.insert()
-		invoice.submit()
-	return invoice.name
+	return submitted_by_cashier_of(shift, invoice)
 
 
 def copy_sales(templates: list[str], outlets: list[tuple[str, str]], per_outlet: int, prefix: str) -> int:
