@@ -3,14 +3,13 @@ card, cashiers who sell through ERPNext in their own sessions, and the closing m
 opening the way the closing form makes it."""
 
 import frappe
-from erpnext.accounts.doctype.pos_closing_entry import pos_closing_entry as erpnext_closing
 from frappe.utils import add_to_date, flt, now_datetime
 
 from scoopjoy import erpnext_pos, pos_factories, stock_sync
 from scoopjoy.erpnext_pos import closing_sales_table as sales_table
 
 # The closing form's listing: ERPNext 15's list of POS Invoices, or 16's {"invoices", "payments", "taxes"}.
-LISTS_ON_SERVER = hasattr(erpnext_closing, "get_invoices")
+LISTS_ON_SERVER = erpnext_pos.offers().closing_lists_on_server
 LISTING = "erpnext.accounts.doctype.pos_closing_entry.pos_closing_entry." + (
 	"get_invoices" if LISTS_ON_SERVER else "get_pos_invoices"
 )

@@ -12,7 +12,7 @@ from erpnext.accounts.doctype.pos_invoice_merge_log.pos_invoice_merge_log import
 	POSInvoiceMergeLog,
 )
 
-from scoopjoy import stock_sync  # noqa: E402
+from scoopjoy import erpnext_pos, stock_sync  # noqa: E402
 from scoopjoy.erpnext_pos import link_pos_invoices_in_bulk, link_targets  # noqa: E402
 from tests.integration.ledger import assert_consolidated_once, merge_log_refs  # noqa: E402
 from tests.integration.test_held_sales_mixture import digest  # noqa: E402
@@ -20,7 +20,7 @@ from tests.integration.test_held_sales_mixture import digest  # noqa: E402
 pytestmark = pytest.mark.consolidating
 
 # What this ERPNext does with returns: one credit note per original Sales Invoice (15.99 and later).
-CREDIT_NOTE_PER_ORIGINAL = hasattr(POSInvoiceMergeLog, "process_merging_into_credit_notes")
+CREDIT_NOTE_PER_ORIGINAL = erpnext_pos.offers().credit_note_per_original
 
 
 def refund_day(world, label: str, scoop: str, group: str) -> frappe._dict:

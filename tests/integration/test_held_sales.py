@@ -8,12 +8,9 @@ import pytest
 
 frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe bench (FRAPPE_BENCH)")
 
-from erpnext.accounts.doctype.pos_invoice_merge_log.pos_invoice_merge_log import (  # noqa: E402
-	POSInvoiceMergeLog,
-)
 from frappe.utils.background_jobs import create_job_id  # noqa: E402
 
-from scoopjoy import stock_sync  # noqa: E402
+from scoopjoy import erpnext_pos, stock_sync  # noqa: E402
 from scoopjoy.sale_isolation import SAME_REASON_SLACK  # noqa: E402
 from tests.integration.ledger import (  # noqa: E402
 	assert_consolidated_once,
@@ -28,7 +25,7 @@ from tests.integration.world import RealtimeRecorder, rows  # noqa: E402
 pytestmark = pytest.mark.consolidating
 
 # ERPNext 15.99 and later: a merge log posts its sales, then one credit note per original sale.
-SALES_BEFORE_CREDIT_NOTES = hasattr(POSInvoiceMergeLog, "process_merging_into_credit_notes")
+SALES_BEFORE_CREDIT_NOTES = erpnext_pos.offers().credit_note_per_original
 
 
 def held_list(outlet) -> dict:
@@ -354,7 +351,6 @@ def test_a_held_sale_leaves_no_trace_the_rest_posts_exactly_what_a_clean_twin_po
 
 	from frappe.utils import now_datetime
 
-	from scoopjoy import erpnext_pos
 	from tests.integration.ledger import consolidation_snapshot
 	from tests.integration.test_bulk_linking import identical_outlet
 

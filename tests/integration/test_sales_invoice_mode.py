@@ -8,7 +8,7 @@ frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe be
 
 from frappe.utils import flt  # noqa: E402
 
-from scoopjoy import pos_factories, stock_sync  # noqa: E402
+from scoopjoy import erpnext_pos, pos_factories, stock_sync  # noqa: E402
 from scoopjoy.scoopjoy.doctype.stock_sync_log.stock_sync_log import sales_invoice_mode_note  # noqa: E402
 from tests.integration.shifts import LISTING, closing_from_opening, desk_call, submit_as  # noqa: E402
 
@@ -17,7 +17,7 @@ RATE = 4.0
 
 @pytest.fixture
 def sales_invoice_mode():
-	if not frappe.get_meta("POS Settings").has_field("invoice_type"):
+	if not erpnext_pos.offers().has_sales_invoice_mode:
 		pytest.skip(
 			"not applicable: this ERPNext has no Sales Invoice mode (POS Settings.invoice_type, ERPNext 16)"
 		)
