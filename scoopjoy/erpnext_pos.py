@@ -39,7 +39,6 @@ from erpnext.accounts.doctype.pos_invoice.pos_invoice import get_pos_reserved_qt
 from erpnext.accounts.doctype.pos_invoice_merge_log import pos_invoice_merge_log as erpnext_merge_log
 from erpnext.accounts.doctype.pos_invoice_merge_log.pos_invoice_merge_log import (
 	POSInvoiceMergeLog,
-	check_scheduler_status,
 	create_merge_logs,
 	get_error_message,
 	get_invoice_customer_map,
@@ -59,7 +58,6 @@ from frappe.utils import create_batch, flt, get_time, getdate, now_datetime, now
 __all__ = [  # ERPNext's own, handed on unchanged (the benchmarks time ERPNext's own path through them)
 	"POSClosingEntry",
 	"SalesInvoice",
-	"check_scheduler_status",
 	"create_merge_logs",
 	"get_error_message",
 	"get_invoice_customer_map",

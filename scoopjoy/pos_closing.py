@@ -282,8 +282,7 @@ def consolidate_or_queue(closing):
 	if to_consolidate < erpnext_pos.QUEUE_FROM:
 		consolidate_shift(closing)
 		return
-	erpnext_pos.check_scheduler_status()
-	closing.set_status(update=True, status="Queued")
+	closing.set_status(update=True, status="Queued")  # as ERPNext does, before its job checks the scheduler
 	erpnext_pos.enqueue_closing_job(consolidate_shift, closing)
 
 
