@@ -48,7 +48,10 @@ from erpnext.accounts.doctype.pos_opening_entry.pos_opening_entry import POSOpen
 from erpnext.accounts.doctype.sales_invoice.sales_invoice import SalesInvoice
 from erpnext.accounts.utils import FiscalYearError
 from erpnext.exceptions import InvalidAccountDimensionError, MandatoryAccountDimensionError
+from erpnext.stock.doctype.batch.batch import get_batch_qty
+from erpnext.stock.doctype.serial_and_batch_bundle.serial_and_batch_bundle import BatchNegativeStockError
 from erpnext.stock.doctype.stock_ledger_entry.stock_ledger_entry import StockFreezeError
+from erpnext.stock.stock_ledger import NegativeStockError
 from erpnext.stock.utils import PendingRepostingError
 from frappe import _
 from frappe.model import mapper
@@ -77,6 +80,8 @@ NOT_THE_SALES_FAULT = (
 	StockFreezeError,
 	PendingRepostingError,
 )
+# ERPNext refusing sales for want of stock at their posting time: of an item, or of a batch.
+SHORT_OF_STOCK = (NegativeStockError, BatchNegativeStockError)
 
 
 def erpnext_version() -> str:
@@ -233,6 +238,42 @@ def consolidate_all(invoices: list[dict], held_before: set[str] = frozenset()) -
 	]
 
 
+def consolidate_in_order(invoices: list[dict], held_before: set[str] = frozenset()) -> list[dict]:
+	"""The invoices posted in the order the shop lived them: each stretch of sales between returns, then
+	each stretch of returns, in merge logs of their own, every merge log dated at its last invoice's own
+	time (so its credit notes are too); sales held before go last, dated now (see consolidate_all).
+
+	ERPNext's merge log posts its sales before its returns and dates its credit notes at its own time
+	(since 15.99; frappe/erpnext#54183): a tub refunded and sold again is back in the ledger only after
+	the sale that resold it, which ERPNext then refuses for want of stock. The sync takes this path
+	only when ERPNext's own grouping was refused so (scoopjoy.sale_isolation): where ERPNext's closing
+	posts a day, the sync posts it as that closing does."""
+	fresh = [row for row in invoices if row.pos_invoice not in held_before]
+	rows = []
+	for stretch in stretches(fresh):
+		groups = sorted(merge_log_groups(stretch), key=lambda group: posting_order(group[1][-1]))
+		for customer, group in groups:
+			last = group[-1]
+			rows += consolidate(customer, group, at=(last.posting_date, last.posting_time))
+	held = [row for row in invoices if row.pos_invoice in held_before]
+	return rows + (consolidate_all(held, held_before) if held else [])
+
+
+def stretches(invoices: list[dict]) -> list[list[dict]]:
+	"""The invoices in posting order, cut wherever sales turn to returns or returns to sales."""
+	cut = []
+	for row in sorted(invoices, key=posting_order):
+		if cut and bool(cut[-1][-1].is_return) == bool(row.is_return):
+			cut[-1].append(row)
+		else:
+			cut.append([row])
+	return cut
+
+
+def posting_order(row: dict) -> tuple:
+	return (getdate(row.posting_date), get_time(row.posting_time), row.pos_invoice)
+
+
 def merge_log_groups(invoices: list[dict], held_before: set[str] = frozenset()) -> list[tuple[str, list]]:
 	"""[(customer, invoices of one merge log)], as the running ERPNext groups them: its own
 	get_invoice_customer_map (per customer, then, where it splits so, per set of accounting
@@ -252,13 +293,16 @@ def names_of(invoices: list[dict]) -> set[str]:
 	return {row.pos_invoice for row in invoices}
 
 
-def consolidate(customer: str, invoices: list[dict], dated_now: bool = False) -> list[dict]:
+def consolidate(
+	customer: str, invoices: list[dict], dated_now: bool = False, at: tuple | None = None
+) -> list[dict]:
 	"""One POS Invoice Merge Log, made and submitted as `create_merge_logs` makes it (a cashier's
-	closing gives its own posting time; here it is now). Its submit makes the consolidated Sales
-	Invoice and/or credit notes, which post the Stock Ledger, Bin and GL, and links every POS Invoice.
-	`dated_now`: sales held before, which post at the merge log's time even where ERPNext dates a
-	consolidated invoice by its sales (see dated_when_posted)."""
-	merge_log = new_merge_log(customer, invoices, nowdate(), nowtime())
+	closing gives its own posting time; here it is now, or `at`: (date, time)). Its submit makes the
+	consolidated Sales Invoice and/or credit notes, which post the Stock Ledger, Bin and GL, and links
+	every POS Invoice. `dated_now`: sales held before, which post at the merge log's time even where
+	ERPNext dates a consolidated invoice by its sales (see dated_when_posted)."""
+	posting_date, posting_time = at or (nowdate(), nowtime())
+	merge_log = new_merge_log(customer, invoices, posting_date, posting_time)
 	merge_log.save(ignore_permissions=True)
 	speed_up(merge_log, dated_now)
 	merge_log.submit()
@@ -409,6 +453,68 @@ def stock_qty_out(vouchers: list[str]) -> float:
 		.run()
 	)[0][0]
 	return -flt(posted)
+
+
+def stock_needed(invoices: list[str]) -> dict[str, dict[tuple, float]]:
+	"""{sale: {(item, batch or None): quantity in stock UOM}}: what each of these sales takes from its
+	warehouse, as its consolidated invoice posts it: its stock items, from the batch its POS Invoice
+	names or its Serial and Batch Bundle holds; a bundle's items by its Product Bundle (a sundae is
+	scoops: ERPNext packs them on the consolidated invoice, and before 15.99 only there). Returns take
+	nothing."""
+	needed = {name: defaultdict(float) for name in invoices}
+	lines = frappe.get_all(
+		"POS Invoice Item",
+		filters={"parent": ("in", invoices or [""]), "stock_qty": (">", 0)},
+		fields=["parent", "item_code", "stock_qty", "batch_no", "serial_and_batch_bundle"],
+	)
+	items = {line.item_code for line in lines}
+	packs = defaultdict(list)
+	for part in frappe.get_all(
+		"Product Bundle Item",
+		filters={"parent": ("in", list(items) or [""]), "parenttype": "Product Bundle"},
+		fields=["parent", "item_code", "qty"],
+	):
+		packs[part.parent].append(part)
+	items |= {part.item_code for parts in packs.values() for part in parts}
+	stock_items = set(
+		frappe.get_all("Item", filters={"name": ("in", list(items)), "is_stock_item": 1}, pluck="name")
+	)
+	bundled = batches_in_bundles([line.serial_and_batch_bundle for line in lines])
+	for line in lines:
+		for part in packs.get(line.item_code, ()):
+			if part.item_code in stock_items:
+				needed[line.parent][(part.item_code, None)] += flt(part.qty) * flt(line.stock_qty)
+		if line.item_code in stock_items:
+			by_batch = bundled.get(line.serial_and_batch_bundle) or {
+				line.batch_no or None: flt(line.stock_qty)
+			}
+			for batch, qty in by_batch.items():
+				needed[line.parent][(line.item_code, batch)] += qty
+	return {name: dict(need) for name, need in needed.items()}
+
+
+def batches_in_bundles(bundles: list[str]) -> dict[str, dict[str, float]]:
+	"""{Serial and Batch Bundle: {batch: quantity}} (serial numbers count one each, under no batch)."""
+	held = defaultdict(lambda: defaultdict(float))
+	for entry in frappe.get_all(
+		"Serial and Batch Entry",
+		filters={"parent": ("in", [b for b in bundles if b] or [""])},
+		fields=["parent", "batch_no", "qty"],
+	):
+		held[entry.parent][entry.batch_no or None] += abs(flt(entry.qty))
+	return held
+
+
+def on_hand(warehouse: str, needs: set[tuple]) -> dict[tuple, float]:
+	"""{(item, batch or None): what the warehouse holds now}, by the Bin and ERPNext's batch balance."""
+	return {
+		(item, batch): flt(
+			get_batch_qty(batch_no=batch, warehouse=warehouse)
+			if batch
+			else frappe.db.get_value("Bin", {"item_code": item, "warehouse": warehouse}, "actual_qty")
+		)
+		for item, batch in needs
+	}
 
 
 def readable(message: str) -> str:

@@ -6,10 +6,16 @@ savepoint: k bad sales among n cost about 2·k·log2(n) attempts, and everything
 same run. A failure that does not depend on the sale (erpnext_pos.NOT_THE_SALES_FAULT: an accounting
 dimension, a frozen stock period, a closed fiscal year; or a deadlock or lock wait) is not split: it
 fails the outlet whole.
+
+When ERPNext refuses for want of stock and returns are among the sales, the outlet is posted in the
+order the shop lived it (erpnext_pos.consolidate_in_order) before any sale is taken to be short: a
+refunded tub is back on the shelf for the sales after it. Each held sale's reason ends with what will
+post it (what_posts_it): a receipt of how much of which item into which warehouse, or the next run.
 """
 
 import math
 import re
+from collections import defaultdict
 
 import frappe
 from frappe import _
@@ -39,10 +45,13 @@ class Isolation:
 	and the last ⌈log2 n⌉ + 4 attempts all failed with the same reason, the failure is taken as not
 	depending on the sale and the outlet fails whole (an all-failing outlet of 20 costs 9 attempts)."""
 
-	def __init__(self, invoices: list[dict]):
+	def __init__(self, invoices: list[dict], warehouse: str):
 		self.units = sales_with_their_returns(invoices)
 		self.invoices, self.sold = invoices, None  # read on the first split: a clean outlet needs none
+		self.warehouse = warehouse
 		self.held_before = held_before(invoices)
+		self.in_order = False  # posting in the shop's order (see attempt)
+		self.short_reasons = set()  # ERPNext's reasons that were a want of stock
 		depth = math.ceil(math.log2(len(self.units))) if len(self.units) > 1 else 0
 		self.bound = 1 + 6 * depth
 		self.give_up_after = depth + SAME_REASON_SLACK
@@ -52,10 +61,19 @@ class Isolation:
 	def run(self):
 		if self.units:
 			self.isolate(self.units, known_bad=None)
+		what_posts_it(self.held, self.invoices, self.warehouse)
 
 	def isolate(self, units: list[list[dict]], known_bad: str | None):
 		"""Post `units` or hold their bad sales. `known_bad`: the reason they failed with, when that
 		is known already (tried, or their sibling half posted, so the parent's failure is theirs)."""
+		if self.in_order:
+			returning_held = self.returns_of_held(units)
+			if returning_held:  # they post with their sales: not tried, and what remains is tried anew
+				self.hold([[r] for r in returning_held], _("The sale it returns is held."))
+				units = [u for u in ([i for i in unit if i not in returning_held] for unit in units) if u]
+				known_bad = None
+				if not units:
+					return
 		if known_bad is None:
 			if self.out_of_attempts(units):
 				return
@@ -86,6 +104,7 @@ class Isolation:
 			)
 			if reason
 			else _("Not tried: the outlet reached its bound of {0} attempts.").format(self.bound),
+			tried=False,
 		)
 		return True
 
@@ -95,18 +114,38 @@ class Isolation:
 		self.attempts += 1
 		invoices = [invoice for unit in units for invoice in unit]
 		savepoint = Savepoint()
+		consolidate = erpnext_pos.consolidate_in_order if self.in_order else erpnext_pos.consolidate_all
 		try:
-			consolidations = erpnext_pos.consolidate_all(invoices, self.held_before)
+			consolidations = consolidate(invoices, self.held_before)
 		except NOT_THE_SALES_FAULT:
 			raise
 		except frappe.ValidationError as e:
 			savepoint.rollback()
-			return self.failed(erpnext_pos.readable(str(e)) or type(e).__name__)
+			if self.order_may_help(e, invoices):
+				self.in_order = True  # from here on, for every attempt of the outlet
+				return self.attempt(units)
+			reason = self.failed(erpnext_pos.readable(str(e)) or type(e).__name__)
+			if isinstance(e, erpnext_pos.SHORT_OF_STOCK):
+				self.short_reasons.add(reason)
+			return reason
 		savepoint.drop_messages()
 		self.failures_in_a_row = 0
 		self.consolidations += consolidations
 		self.posted += [invoice.pos_invoice for invoice in invoices]
 		return None
+
+	def order_may_help(self, error: Exception, invoices: list[dict]) -> bool:
+		"""ERPNext refused for want of stock while returns were among the sales: its merge log posts
+		them after the sales, so the shop may have had the stock all along (see consolidate_in_order)."""
+		return (
+			not self.in_order
+			and isinstance(error, erpnext_pos.SHORT_OF_STOCK)
+			and any(invoice.is_return for invoice in invoices)
+		)
+
+	def returns_of_held(self, units: list[list[dict]]) -> list[dict]:
+		held = {sale["pos_invoice"] for sale in self.held}
+		return [i for unit in units for i in unit if i.is_return and i.return_against in held]
 
 	def failed(self, reason: str) -> str:
 		# ERPNext's messages name the attempt's own voucher and time ("… for Sales Invoice ACC-SINV-…
@@ -126,6 +165,11 @@ class Isolation:
 		the suspects: the others go first, and if they post, the suspects are known bad without a
 		retry, so one bad sale among n costs 2 attempts instead of about 2·log2(n). Otherwise halves,
 		in posting order. A wrong suspicion costs attempts, never correctness: every part is tried."""
+		if self.in_order:  # one invoice per unit, in posting order: every half posts after the one before
+			units = [
+				[invoice]
+				for invoice in sorted((i for unit in units for i in unit), key=erpnext_pos.posting_order)
+			]
 		if self.sold is None:
 			self.sold = what_they_sell(self.invoices)
 		suspects = [
@@ -137,19 +181,76 @@ class Isolation:
 			return [unit for unit in units if unit not in suspects], suspects
 		return units[: len(units) // 2], units[len(units) // 2 :]
 
-	def hold(self, units: list[list[dict]], reason: str):
-		reason = f"{reason} {held_sale_note()}"
+	def hold(self, units: list[list[dict]], reason: str, tried: bool = True):
 		self.held += [
-			{"pos_invoice": invoice.pos_invoice, "reason": reason} for unit in units for invoice in unit
+			{
+				"pos_invoice": invoice.pos_invoice,
+				"reason": reason,
+				"short": reason in self.short_reasons,
+				"tried": tried,
+			}
+			for unit in units
+			for invoice in unit
 		]
 
 
-def held_sale_note() -> str:
-	"""What happens to a held sale, said with ERPNext's reason wherever Desk shows it."""
-	return _(
-		"Held: the stock sync posts it once ERPNext accepts it (for stock, once a receipt is entered), "
-		"dated the day it posts; the POS Invoice keeps its sale date."
+def what_posts_it(held: list[dict], invoices: list[dict], warehouse: str):
+	"""End each held sale's reason with what will post it, the words Desk, the run's log, the bench
+	command and the health report show: a return, its sale; a want of stock, a receipt of what the
+	outlet's held sales lack now (per item, or batch, in the warehouse), or, when the warehouse holds
+	it now (the stock came back after the sale's time), the next run, which dates it then."""
+	if not held:
+		return
+	returns = {i.pos_invoice: i.return_against for i in invoices if i.is_return}
+	held_names = {sale["pos_invoice"] for sale in held}
+	short = [s["pos_invoice"] for s in held if s.pop("short") and s["pos_invoice"] not in returns]
+	needed = erpnext_pos.stock_needed(short)
+	lacking = what_they_lack(needed, warehouse)
+	for sale in held:
+		name, tried = sale["pos_invoice"], sale.pop("tried")
+		if returns.get(name) in held_names:
+			note = _("It posts with its sale {0}, in the run that posts it.").format(returns[name])
+		elif name in needed:
+			missing = {key: lacking[key] for key in needed[name] if key in lacking}
+			note = receipt_note(missing, warehouse) if missing else next_run_note(warehouse)
+		elif not tried:
+			note = _("The next run tries it again.")
+		else:
+			note = _("The stock sync posts it once the cause above is corrected.")
+		sale["reason"] = f"{sale['reason']} {note} {dating_note()}"
+
+
+def what_they_lack(needed: dict[str, dict[tuple, float]], warehouse: str) -> dict[tuple, float]:
+	"""{(item, batch): what the held sales need of it beyond what the warehouse holds now}."""
+	total = defaultdict(float)
+	for need in needed.values():
+		for key, qty in need.items():
+			total[key] += qty
+	have = erpnext_pos.on_hand(warehouse, set(total))
+	return {key: qty - have[key] for key, qty in total.items() if qty - have[key] > 1e-9}
+
+
+def receipt_note(missing: dict[tuple, float], warehouse: str) -> str:
+	quantities = ", ".join(
+		_("{0} {1} of {2}").format(f"{qty:g}", frappe.get_cached_value("Item", item, "stock_uom"), item)
+		+ (" " + _("(batch {0})").format(batch) if batch else "")
+		for (item, batch), qty in sorted(missing.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
 	)
+	return _(
+		"Held for want of stock: a receipt of {0} into {1} posts it (what the outlet's held sales lack "
+		"now); the receipt starts a sync of the outlet."
+	).format(quantities, warehouse)
+
+
+def next_run_note(warehouse: str) -> str:
+	return _(
+		"Held for want of stock at its sale's time: {0} holds enough now, so the next run posts it by "
+		"itself, no receipt needed."
+	).format(warehouse)
+
+
+def dating_note() -> str:
+	return _("A held sale is dated the day it posts; the POS Invoice keeps its sale date.")
 
 
 def held_before(invoices: list[dict]) -> set[str]:

@@ -36,7 +36,7 @@ def post_outlet_stock(outlet: dict, mode: str) -> dict:
 
 	to_consolidate = lock_unconsolidated(warehouse)
 	flagged = mark_pending(warehouse, consolidated_only=True)  # a cashier's closing posted these
-	isolation = Isolation(to_consolidate)
+	isolation = Isolation(to_consolidate, warehouse)
 	isolation.run()
 	mark_synced(isolation.posted)
 	held = [{**sale, "warehouse": warehouse} for sale in isolation.held]
@@ -81,6 +81,7 @@ def lock_unconsolidated(warehouse: str) -> list[dict]:
 			invoice.name.as_("pos_invoice"),
 			invoice.customer,
 			invoice.posting_date,
+			invoice.posting_time,
 			invoice.grand_total,
 			invoice.is_return,
 			invoice.return_against,

@@ -43,12 +43,18 @@ def stock_moved_by_sales(warehouse: str) -> dict[str, float]:
 
 
 def sold(invoices: list[str]) -> dict[str, float]:
-	"""Per item, the quantity these POS Invoices sold (returns negative)."""
+	"""Per stock item, the quantity these POS Invoices sold (returns negative); a bundle by its
+	Product Bundle's items (a sundae is scoops), as ERPNext packs it on the consolidated invoice."""
 	total = {}
 	for row in frappe.get_all(
 		"POS Invoice Item", filters={"parent": ("in", invoices)}, fields=["item_code", "stock_qty"]
 	):
-		total[row.item_code] = total.get(row.item_code, 0) + flt(row.stock_qty)
+		parts = frappe.get_all(
+			"Product Bundle Item", filters={"parent": row.item_code}, fields=["item_code", "qty"]
+		) or [frappe._dict(item_code=row.item_code, qty=1)]
+		for part in parts:
+			if frappe.get_cached_value("Item", part.item_code, "is_stock_item"):
+				total[part.item_code] = total.get(part.item_code, 0) + flt(part.qty) * flt(row.stock_qty)
 	return total
 
 
