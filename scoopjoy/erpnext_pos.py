@@ -723,6 +723,18 @@ def mirrored() -> dict[str, object]:
 		"POSClosingEntry.retry": POSClosingEntry.retry,
 		"frappe.model.mapper.map_fetch_fields": mapper.map_fetch_fields,
 	}
+	# The shop's order (consolidate_in_order) relies on how these date what they make.
+	functions["POSInvoiceMergeLog.process_merging_into_sales_invoice"] = (
+		POSInvoiceMergeLog.process_merging_into_sales_invoice
+	)
+	if offers().credit_note_per_original:
+		functions["POSInvoiceMergeLog.process_merging_into_credit_notes"] = (
+			POSInvoiceMergeLog.process_merging_into_credit_notes
+		)
+	else:
+		functions["POSInvoiceMergeLog.process_merging_into_credit_note"] = (
+			POSInvoiceMergeLog.process_merging_into_credit_note
+		)
 	if offers().closing_lists_on_server:
 		functions["pos_closing_entry.get_invoices"] = erpnext_closing.get_invoices
 	else:
@@ -740,6 +752,18 @@ REVIEWED: dict[str, dict[str, str]] = {
 		"f658eee504d5d262": "ERPNext 15 of December 2024",
 		"8b41de0eb45df497": "ERPNext 15.99",
 		"1d9e7422e03d6a87": "ERPNext 16.7",
+	},
+	"POSInvoiceMergeLog.process_merging_into_sales_invoice": {
+		"2a0adaa7833b1501": "ERPNext 15 of December 2024",
+		"0ee2975a82135b62": "ERPNext 15.99",
+		"37ff3ec998406b1a": "ERPNext 16.7",
+	},
+	"POSInvoiceMergeLog.process_merging_into_credit_note": {
+		"7adcc45b4994a7e4": "ERPNext 15 of December 2024",
+	},
+	"POSInvoiceMergeLog.process_merging_into_credit_notes": {
+		"0b768cbc7f683ffb": "ERPNext 15.99",
+		"9d3c5a2dd2d6f285": "ERPNext 16.7",
 	},
 	"POSInvoiceMergeLog.update_pos_invoices": {
 		"189bf8e84196167e": "ERPNext 15 of December 2024",

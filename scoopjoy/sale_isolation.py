@@ -121,10 +121,11 @@ class Isolation:
 			raise
 		except frappe.ValidationError as e:
 			savepoint.rollback()
-			if self.order_may_help(e, invoices):
+			reason = erpnext_pos.readable(str(e)) or type(e).__name__
+			if self.order_may_help(e, reason, invoices):
 				self.in_order = True  # from here on, for every attempt of the outlet
 				return self.attempt(units)
-			reason = self.failed(erpnext_pos.readable(str(e)) or type(e).__name__)
+			reason = self.failed(reason)
 			if isinstance(e, erpnext_pos.SHORT_OF_STOCK):
 				self.short_reasons.add(reason)
 			return reason
@@ -134,13 +135,20 @@ class Isolation:
 		self.posted += [invoice.pos_invoice for invoice in invoices]
 		return None
 
-	def order_may_help(self, error: Exception, invoices: list[dict]) -> bool:
-		"""ERPNext refused for want of stock while returns were among the sales: its merge log posts
-		them after the sales, so the shop may have had the stock all along (see consolidate_in_order)."""
-		return (
-			not self.in_order
-			and isinstance(error, erpnext_pos.SHORT_OF_STOCK)
-			and any(invoice.is_return for invoice in invoices)
+	def order_may_help(self, error: Exception, reason: str, invoices: list[dict]) -> bool:
+		"""ERPNext refused for want of stock of what a return among the sales brings back: its merge
+		log posts returns after the sales, so the shop may have had the stock all along (see
+		consolidate_in_order). A shortage of anything else is left to ERPNext's own grouping, so the
+		rest posts as a cashier's closing would post it."""
+		returns = [invoice for invoice in invoices if invoice.is_return]
+		if self.in_order or not returns or not isinstance(error, erpnext_pos.SHORT_OF_STOCK):
+			return False
+		if self.sold is None:
+			self.sold = what_they_sell(self.invoices)
+		return any(
+			name in reason
+			for invoice in returns
+			for name in self.sold[invoice.pos_invoice] - {invoice.pos_invoice, invoice.customer}
 		)
 
 	def returns_of_held(self, units: list[list[dict]]) -> list[dict]:
@@ -271,16 +279,27 @@ def names_what_they_sell(reason: str, invoices: list[dict]) -> bool:
 
 
 def what_they_sell(invoices: list[dict]) -> dict[str, set[str]]:
-	"""Per invoice, the names ERPNext's reasons may mention: itself, customer, item codes, batches."""
+	"""Per invoice, the names ERPNext's reasons may mention: itself, customer, item codes (a bundle's
+	items too: a sundae's scoops), batches."""
 	sold = {invoice.pos_invoice: {invoice.pos_invoice, invoice.customer} for invoice in invoices}
 	item = frappe.qb.DocType("POS Invoice Item")
-	for parent, item_code, batch_no in (
+	lines = (
 		frappe.qb.from_(item)
 		.select(item.parent, item.item_code, item.batch_no)
 		.where(item.parent.isin(list(sold) or [""]))
 		.run()
+	)
+	packed = defaultdict(set)
+	for bundle, part in frappe.get_all(
+		"Product Bundle Item",
+		filters={"parent": ("in", list({line[1] for line in lines}) or [""]), "parenttype": "Product Bundle"},
+		fields=["parent", "item_code"],
+		as_list=True,
 	):
+		packed[bundle].add(part)
+	for parent, item_code, batch_no in lines:
 		sold[parent].update(n for n in (item_code, batch_no) if n)
+		sold[parent].update(packed.get(item_code, ()))
 	return sold
 
 

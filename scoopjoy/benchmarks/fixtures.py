@@ -203,7 +203,9 @@ class PostingWorld:
 	bulk-written copies of them (scoopjoy.pos_factories.copy_documents / copy_sales; test_bulk_linking proves a
 	copied invoice posts what its original posts); the warehouse tree is rebuilt once."""
 
-	def __init__(self, outlets: int, per_outlet: int, copies: bool = False):
+	def __init__(self, outlets: int, per_outlet: int, copies: bool = False, refunds: str | None = None):
+		"""`refunds`: every second invoice of an outlet is a refund of the sale before it; "plenty": its
+		warehouse holds a scoop per invoice, "last tub": one scoop, sold, refunded and sold again."""
 		self.invoices = outlets * per_outlet
 		self.tag = f"{PREFIX}{frappe.generate_hash(length=5).upper()}"
 		self.group = self.tag
@@ -238,14 +240,18 @@ class PostingWorld:
 		self.profiles = profiles
 		self.agreements = [f"{self.tag}-FA{i:05d}" for i in range(outlets)]
 		insert_agreements(self.agreements, warehouses, self.tag, self.group)
-		pos_factories.move_stock(
-			company, {(item, w): 10 * per_outlet for w in warehouses}, "Material Receipt"
-		)
+		stock = {None: 10 * per_outlet, "plenty": per_outlet, "last tub": 1}[refunds]
+		pos_factories.move_stock(company, {(item, w): stock for w in warehouses}, "Material Receipt")
 		frappe.db.commit()  # nosemgrep: frappe-manual-commit
 		for profile in profiles[:made]:
-			sold = [
-				pos_factories.sell(company, profile, customer, {item: 1 + j % 3}) for j in range(per_outlet)
-			]
+			sold = []
+			for j in range(per_outlet):
+				if refunds and j % 2:
+					sold.append(pos_factories.return_of(sold[-1], 1))
+				else:
+					sold.append(
+						pos_factories.sell(company, profile, customer, {item: 1 if refunds else 1 + j % 3})
+					)
 			frappe.db.commit()  # nosemgrep: frappe-manual-commit
 		if copies:
 			pos_factories.copy_sales(

@@ -7,9 +7,8 @@ outlet's own transaction with the run's record, so the list and the ledger alway
 
 A held sale is unconsolidated, so every later run retries it with the outlet's other pending sales.
 It leaves the list when a run posts it, when the cashier cancels it, or when the cashier returns it
-(the return joins its original in the next attempt; until ERPNext 15.98 the merge log posts the
-return's credit note first, so a fully returned sale needs no stock; since 15.99 it posts the sale
-first, so the pair waits for the sale's stock like any held sale). Stock arriving in a warehouse of an
+(the return joins its original in the next attempt). Its reason ends with what will post it
+(scoopjoy.sale_isolation.what_posts_it). Stock arriving in a warehouse of an
 outlet with held sales queues a sync of that outlet's group (scoopjoy.stock_sync.sync_on_stock_in); this
 module only keeps the records, and never imports the sync.
 """
