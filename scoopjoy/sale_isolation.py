@@ -40,7 +40,8 @@ class Isolation:
 
 	Units, not invoices, are split: a return stays with its original while the original is
 	unconsolidated (ERPNext wants them together), and each attempt groups its units by customer, so
-	a customer's sales stay in that customer's merge logs. Bounds: at most `bound` attempts
+	a customer's sales stay in that customer's merge logs. Once the outlet is posted in the shop's
+	order, single invoices are split in posting order, and a return of a held sale is held with it. Bounds: at most `bound` attempts
 	(1 + 6·⌈log2 n⌉ for n units: three bad sales anywhere are isolated); and when nothing has posted
 	and the last ⌈log2 n⌉ + 4 attempts all failed with the same reason, the failure is taken as not
 	depending on the sale and the outlet fails whole (an all-failing outlet of 20 costs 9 attempts)."""
