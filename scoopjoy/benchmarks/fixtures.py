@@ -203,9 +203,17 @@ class PostingWorld:
 	bulk-written copies of them (scoopjoy.pos_factories.copy_documents / copy_sales; test_bulk_linking proves a
 	copied invoice posts what its original posts); the warehouse tree is rebuilt once."""
 
-	def __init__(self, outlets: int, per_outlet: int, copies: bool = False, refunds: str | None = None):
-		"""`refunds`: every second invoice of an outlet is a refund of the sale before it; "plenty": its
-		warehouse holds a scoop per invoice, "last tub": one scoop, sold, refunded and sold again."""
+	def __init__(
+		self,
+		outlets: int,
+		per_outlet: int,
+		copies: bool = False,
+		refunds: str | None = None,
+		refund_every: int = 2,
+	):
+		"""`refunds`: every `refund_every`-th invoice of an outlet refunds the sale before it (a scoop
+		each); "plenty": its warehouse holds a scoop per sale, "just enough": what the day sells net of
+		its refunds, so the shop never runs short and ends at 0."""
 		self.invoices = outlets * per_outlet
 		self.tag = f"{PREFIX}{frappe.generate_hash(length=5).upper()}"
 		self.group = self.tag
@@ -240,13 +248,16 @@ class PostingWorld:
 		self.profiles = profiles
 		self.agreements = [f"{self.tag}-FA{i:05d}" for i in range(outlets)]
 		insert_agreements(self.agreements, warehouses, self.tag, self.group)
-		stock = {None: 10 * per_outlet, "plenty": per_outlet, "last tub": 1}[refunds]
+		refunded = per_outlet // refund_every if refunds else 0
+		stock = {None: 10 * per_outlet, "plenty": per_outlet, "just enough": per_outlet - 2 * refunded}[
+			refunds
+		]
 		pos_factories.move_stock(company, {(item, w): stock for w in warehouses}, "Material Receipt")
 		frappe.db.commit()  # nosemgrep: frappe-manual-commit
 		for profile in profiles[:made]:
 			sold = []
 			for j in range(per_outlet):
-				if refunds and j % 2:
+				if refunds and j % refund_every == refund_every - 1:
 					sold.append(pos_factories.return_of(sold[-1], 1))
 				else:
 					sold.append(
