@@ -271,13 +271,14 @@ class PostingWorld:
 			frappe.db.commit()  # nosemgrep: frappe-manual-commit
 
 	def remove(self):
-		"""scoopjoy's records go; the posted ledger, its warehouses and POS Invoices stay."""
+		"""scoopjoy's records and the open shifts go; the posted ledger, its warehouses and POS Invoices stay."""
 		logs = frappe.get_all("Stock Sync Log", filters={"outlet_group": self.group}, pluck="name")
 		for child in ("Stock Sync Log Outlet", "Stock Sync Log Consolidation"):
 			frappe.db.delete(child, {"parent": ("in", logs or [""])})
 		frappe.db.delete("Stock Sync Log", {"name": ("in", logs or [""])})
 		frappe.db.delete("Franchise Agreement", {"name": ("in", self.agreements)})
 		frappe.db.delete("Outlet Group", self.group)
+		pos_factories.drop_open_shifts(self.profiles)
 		frappe.db.commit()  # nosemgrep: frappe-manual-commit
 
 

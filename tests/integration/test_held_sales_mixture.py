@@ -44,19 +44,7 @@ def shop(world):
 			.name
 		)
 	scoop = world.make_item("SCOOP")
-	sundae = f"{world.tag}-SUNDAE"
-	frappe.get_doc(
-		{
-			"doctype": "Item",
-			"item_code": sundae,
-			"item_group": pos_factories.leaf("Item Group"),
-			"stock_uom": "Nos",
-			"is_stock_item": 0,
-		}
-	).insert()
-	frappe.get_doc(
-		{"doctype": "Product Bundle", "new_item_code": sundae, "items": [{"item_code": scoop, "qty": 2}]}
-	).insert()
+	sundae = world.make_bundle("SUNDAE", {scoop: 2})
 	vat_account = frappe.get_all(
 		"Account", filters={"company": company, "account_type": "Tax", "is_group": 0}, pluck="name", limit=1
 	)[0]

@@ -8,7 +8,7 @@ import pytest
 
 frappe = pytest.importorskip("frappe", reason="Frappe tier skipped: no Frappe bench (FRAPPE_BENCH)")
 
-from frappe.utils import add_days, flt, get_datetime, nowdate  # noqa: E402
+from frappe.utils import add_days, flt, get_datetime, getdate, nowdate  # noqa: E402
 
 from scoopjoy import erpnext_pos, pos_factories, stock_sync  # noqa: E402
 from tests.integration.ledger import assert_consolidated_once, bin_qty, merge_log_refs  # noqa: E402
@@ -85,19 +85,25 @@ def test_a_posted_sale_returned_and_its_tub_sold_again_post_in_the_next_sync(wor
 	"""Mango 1: a sale, posted by a sync; then its return and a new sale of that tub."""
 	mango = world.make_item("MANGO")
 	outlet = world.make_stocked_outlet("Resale", {mango: 1})
-	sale = world.sell(outlet, {mango: 1})
+	sold_again_after_its_return(world, outlet, world.sell(outlet, {mango: 1}), mango)
+
+
+def sold_again_after_its_return(world, outlet, sale: str, item: str) -> list[str]:
+	"""The sale posted by a sync; then its return and a new sale of that tub, both posted by the next
+	sync: every invoice once, the warehouse at 0 and never below. Returns the return and the resale."""
 	world.commit()
 	assert sync(world)[outlet.name].invoices_consolidated == 1
-	later = [world.return_of(sale, 1), world.sell(outlet, {mango: 1})]
+	later = [world.return_of(sale, 1), world.sell(outlet, {item: 1})]
 	world.commit()
 
 	row = sync(world)[outlet.name]
 
 	assert (row.result, row.invoices_consolidated, row.invoices_held) == ("Synced", 2, 0), row.message
 	assert_consolidated_once([sale, *later], outlet.warehouse)
-	assert bin_qty(mango, outlet.warehouse) == 0
+	assert bin_qty(item, outlet.warehouse) == 0
 	assert_never_below_zero(outlet.warehouse)
 	assert_posted_at_their_own_time_or_later([sale, *later])
+	return later
 
 
 def batch_tub(world, qty: float) -> frappe._dict:
@@ -121,30 +127,39 @@ def batch_tub(world, qty: float) -> frappe._dict:
 		.name
 	)
 	outlet = world.make_stocked_outlet("Batch Tubs", {})
+	receive(
+		world,
+		{
+			"item_code": tub,
+			"qty": qty,
+			"t_warehouse": outlet.warehouse,
+			"basic_rate": 4,
+			"batch_no": batch,
+			"use_serial_batch_fields": 1,
+		},
+	)
+	return frappe._dict(outlet=outlet, tub=tub, batch=batch)
+
+
+def receive(world, line: dict, **header) -> str:
+	"""A Material Receipt of one line (`header`: a posting date and time of its own, say)."""
 	receipt = frappe.get_doc(
 		{
 			"doctype": "Stock Entry",
 			"stock_entry_type": "Material Receipt",
 			"company": world.company,
-			"items": [
-				{
-					"item_code": tub,
-					"qty": qty,
-					"t_warehouse": outlet.warehouse,
-					"basic_rate": 4,
-					"batch_no": batch,
-					"use_serial_batch_fields": 1,
-				}
-			],
+			"items": [line],
+			**header,
 		}
 	)
 	receipt.insert()
 	receipt.submit()
-	return frappe._dict(outlet=outlet, tub=tub, batch=batch)
+	return receipt.name
 
 
-def sell_by_batch(world, outlet, tub: str, batch: str) -> str:
-	"""A tub sold from its batch, paid by card and cash with change, as the till does."""
+def sold_at_the_till(world, outlet, line: dict, paid: float, **header) -> str:
+	"""A POS Invoice of one line as the till makes it, paid `paid` in cash (change given on the rest),
+	by the shift's cashier (`header`: a posting date and time of its own, say)."""
 	shift = pos_factories.ensure_shift(world.company, outlet.pos_profile)
 	invoice = frappe.get_doc(
 		{
@@ -153,21 +168,24 @@ def sell_by_batch(world, outlet, tub: str, batch: str) -> str:
 			"pos_profile": outlet.pos_profile,
 			"customer": world.make_customer(),
 			"update_stock": 1,
-			"items": [
-				{"item_code": tub, "qty": 1, "rate": 6, "batch_no": batch, "use_serial_batch_fields": 1}
-			],
+			"items": [line],
+			**header,
 		}
 	)
 	invoice.set_missing_values()
 	invoice.calculate_taxes_and_totals()
 	invoice.set(
-		"payments", [{"mode_of_payment": pos_factories.cash_mode_of_payment(world.company), "amount": 7}]
+		"payments", [{"mode_of_payment": pos_factories.cash_mode_of_payment(world.company), "amount": paid}]
 	)
-	with pos_factories.as_cashier_of(shift):
-		invoice.insert()
-		invoice.submit()
-	world.sold.append(invoice.name)
-	return invoice.name
+	sale = pos_factories.submitted_by_cashier_of(shift, invoice)
+	world.sold.append(sale)
+	return sale
+
+
+def sell_by_batch(world, outlet, tub: str, batch: str) -> str:
+	"""A tub sold from its batch for 6, paid 7 in cash."""
+	line = {"item_code": tub, "qty": 1, "rate": 6, "batch_no": batch, "use_serial_batch_fields": 1}
+	return sold_at_the_till(world, outlet, line, paid=7)
 
 
 def test_a_batch_tub_returned_into_its_batch_and_sold_again_posts_in_one_run(world):
@@ -184,26 +202,10 @@ def test_a_batch_tub_returned_into_its_batch_and_sold_again_posts_in_one_run(wor
 	assert_never_below_zero(shop.outlet.warehouse)
 
 
-def sundae_of_two_scoops(world) -> tuple[str, str]:
-	scoop, sundae = world.make_item("SCOOP"), f"{world.tag}-SUNDAE"
-	frappe.get_doc(
-		{
-			"doctype": "Item",
-			"item_code": sundae,
-			"item_group": pos_factories.leaf("Item Group"),
-			"stock_uom": "Nos",
-			"is_stock_item": 0,
-		}
-	).insert()
-	frappe.get_doc(
-		{"doctype": "Product Bundle", "new_item_code": sundae, "items": [{"item_code": scoop, "qty": 2}]}
-	).insert()
-	return sundae, scoop
-
-
 def test_several_returns_and_resales_of_a_sundae_in_a_day_with_the_scoops_at_zero_between(world):
 	"""Two scoops, one sundae at a time: sold, refunded, sold, refunded, sold."""
-	sundae, scoop = sundae_of_two_scoops(world)
+	scoop = world.make_item("SCOOP")
+	sundae = world.make_bundle("SUNDAE", {scoop: 2})
 	outlet = world.make_stocked_outlet("Sundaes", {scoop: 2})
 	day = []
 	for _ in range(2):
@@ -226,58 +228,25 @@ def test_a_return_of_an_earlier_days_sale_resold_the_same_day(world):
 	mango = world.make_item("MANGO")
 	outlet = world.make_stocked_outlet("Yesterday", {})
 	yesterday = add_days(nowdate(), -1)
-	receipt = frappe.get_doc(
-		{
-			"doctype": "Stock Entry",
-			"stock_entry_type": "Material Receipt",
-			"company": world.company,
-			"set_posting_time": 1,
-			"posting_date": yesterday,
-			"posting_time": "08:00:00",
-			"items": [{"item_code": mango, "qty": 1, "t_warehouse": outlet.warehouse, "basic_rate": 2}],
-		}
+	receive(
+		world,
+		{"item_code": mango, "qty": 1, "t_warehouse": outlet.warehouse, "basic_rate": 2},
+		set_posting_time=1,
+		posting_date=yesterday,
+		posting_time="08:00:00",
 	)
-	receipt.insert()
-	receipt.submit()
-	shift = pos_factories.ensure_shift(world.company, outlet.pos_profile)
-	earlier = frappe.get_doc(
-		{
-			"doctype": "POS Invoice",
-			"company": world.company,
-			"pos_profile": outlet.pos_profile,
-			"customer": world.make_customer(),
-			"set_posting_time": 1,
-			"posting_date": yesterday,
-			"posting_time": "15:00:00",
-			"update_stock": 1,
-			"items": [{"item_code": mango, "qty": 1, "rate": 3.5}],
-			"payments": [
-				{"mode_of_payment": pos_factories.cash_mode_of_payment(world.company), "amount": 3.5}
-			],
-		}
+	sale = sold_at_the_till(
+		world,
+		outlet,
+		{"item_code": mango, "qty": 1, "rate": 3.5},
+		paid=3.5,
+		set_posting_time=1,
+		posting_date=yesterday,
+		posting_time="15:00:00",
 	)
-	sale = pos_factories.submitted_by_cashier_of(shift, earlier)
-	world.sold.append(sale)
-	world.commit()
-	assert sync(world)[outlet.name].invoices_consolidated == 1
-	today = [world.return_of(sale, 1), world.sell(outlet, {mango: 1})]
-	world.commit()
-
-	row = sync(world)[outlet.name]
-
-	assert (row.result, row.invoices_consolidated, row.invoices_held) == ("Synced", 2, 0), row.message
-	assert_consolidated_once([sale, *today], outlet.warehouse)
-	assert bin_qty(mango, outlet.warehouse) == 0
-	assert_never_below_zero(outlet.warehouse)
-	assert_posted_at_their_own_time_or_later([sale, *today])
-	assert (
-		str(
-			moment(
-				"Sales Invoice", frappe.db.get_value("POS Invoice", today[1], "consolidated_invoice")
-			).date()
-		)
-		== nowdate()
-	)
+	resale = sold_again_after_its_return(world, outlet, sale, mango)[1]
+	posted = frappe.db.get_value("POS Invoice", resale, "consolidated_invoice")
+	assert moment("Sales Invoice", posted).date() == getdate(nowdate())
 
 
 def test_a_truly_short_sale_among_refunds_is_held_for_a_receipt_of_what_it_lacks_and_posts_once_after_it(

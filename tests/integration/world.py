@@ -112,6 +112,27 @@ class World:
 	def make_item(self, label: str) -> str:
 		return pos_factories.make_item(f"{self.tag}-{label}")
 
+	def make_bundle(self, label: str, parts: dict[str, float]) -> str:
+		"""A Product Bundle item (a sundae is scoops): not a stock item itself; its parts are."""
+		bundle = f"{self.tag}-{label}"
+		frappe.get_doc(
+			{
+				"doctype": "Item",
+				"item_code": bundle,
+				"item_group": pos_factories.leaf("Item Group"),
+				"stock_uom": "Nos",
+				"is_stock_item": 0,
+			}
+		).insert()
+		frappe.get_doc(
+			{
+				"doctype": "Product Bundle",
+				"new_item_code": bundle,
+				"items": [{"item_code": item, "qty": qty} for item, qty in parts.items()],
+			}
+		).insert()
+		return bundle
+
 	def make_customer(self, label: str = "Walk-in") -> str:
 		return pos_factories.make_customer(f"{self.tag} {label}", self.territory)
 
@@ -242,14 +263,7 @@ class World:
 			doc.cancel()
 			doc.delete()
 		frappe.db.delete("POS Invoice", {"name": ("like", f"{self.tag}-%")})
-		# The world's shifts: ERPNext 16 gives a cashier one open shift, so an open one would keep its
-		# cashier busy for good (see pos_factories.free_cashier).
-		profiles = getattr(self, "pos_profiles", []) or [""]
-		openings = frappe.get_all(
-			"POS Opening Entry", filters={"pos_profile": ("in", profiles), "status": "Open"}, pluck="name"
-		)
-		frappe.db.delete("POS Opening Entry Detail", {"parent": ("in", openings or [""])})
-		frappe.db.delete("POS Opening Entry", {"name": ("in", openings or [""])})
+		pos_factories.drop_open_shifts(getattr(self, "pos_profiles", []))
 		for profile in getattr(self, "pos_profiles", []):
 			if not frappe.db.exists("POS Invoice", {"pos_profile": profile}):
 				frappe.delete_doc("POS Profile", profile, force=True)
