@@ -461,10 +461,12 @@ def stock_needed(invoices: list[str]) -> dict[str, dict[tuple, float]]:
 	names or its Serial and Batch Bundle holds; a bundle's items by its Product Bundle (a sundae is
 	scoops: ERPNext packs them on the consolidated invoice, and before 15.99 only there). Returns take
 	nothing."""
+	if not invoices:
+		return {}
 	needed = {name: defaultdict(float) for name in invoices}
 	lines = frappe.get_all(
 		"POS Invoice Item",
-		filters={"parent": ("in", invoices or [""]), "stock_qty": (">", 0)},
+		filters={"parent": ("in", invoices), "stock_qty": (">", 0)},
 		fields=["parent", "item_code", "stock_qty", "batch_no", "serial_and_batch_bundle"],
 	)
 	items = {line.item_code for line in lines}
@@ -477,7 +479,9 @@ def stock_needed(invoices: list[str]) -> dict[str, dict[tuple, float]]:
 		packs[part.parent].append(part)
 	items |= {part.item_code for parts in packs.values() for part in parts}
 	stock_items = set(
-		frappe.get_all("Item", filters={"name": ("in", list(items)), "is_stock_item": 1}, pluck="name")
+		frappe.get_all(
+			"Item", filters={"name": ("in", list(items) or [""]), "is_stock_item": 1}, pluck="name"
+		)
 	)
 	bundled = batches_in_bundles([line.serial_and_batch_bundle for line in lines])
 	for line in lines:

@@ -7,9 +7,9 @@ same run. A failure that does not depend on the sale (erpnext_pos.NOT_THE_SALES_
 dimension, a frozen stock period, a closed fiscal year; or a deadlock or lock wait) is not split: it
 fails the outlet whole.
 
-When ERPNext refuses for want of stock and returns are among the sales, the outlet is posted in the
-order the shop lived it (erpnext_pos.consolidate_in_order) before any sale is taken to be short: a
-refunded tub is back on the shelf for the sales after it. Each held sale's reason ends with what will
+When ERPNext refuses for want of stock of what a return among the sales brings back, the outlet is
+posted in the order the shop lived it (erpnext_pos.consolidate_in_order) before any sale is taken to
+be short: a refunded tub is back on the shelf for the sales after it. Each held sale's reason ends with what will
 post it (what_posts_it): a receipt of how much of which item into which warehouse, or the next run.
 """
 
@@ -41,10 +41,11 @@ class Isolation:
 	Units, not invoices, are split: a return stays with its original while the original is
 	unconsolidated (ERPNext wants them together), and each attempt groups its units by customer, so
 	a customer's sales stay in that customer's merge logs. Once the outlet is posted in the shop's
-	order, single invoices are split in posting order, and a return of a held sale is held with it. Bounds: at most `bound` attempts
-	(1 + 6·⌈log2 n⌉ for n units: three bad sales anywhere are isolated); and when nothing has posted
-	and the last ⌈log2 n⌉ + 4 attempts all failed with the same reason, the failure is taken as not
-	depending on the sale and the outlet fails whole (an all-failing outlet of 20 costs 9 attempts)."""
+	order, single invoices are split in posting order, and a return of a held sale is held with it.
+	Bounds: at most `bound` attempts (1 + 6·⌈log2 n⌉ for n units: three bad sales anywhere are
+	isolated); and when nothing has posted and the last ⌈log2 n⌉ + 4 attempts all failed with the same
+	reason, the failure is taken as not depending on the sale and the outlet fails whole (an
+	all-failing outlet of 20 costs 9 attempts)."""
 
 	def __init__(self, invoices: list[dict], warehouse: str):
 		self.units = sales_with_their_returns(invoices)
