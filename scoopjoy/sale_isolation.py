@@ -9,8 +9,9 @@ fails the outlet whole.
 
 When ERPNext refuses for want of stock of what a return among the sales brings back, the outlet is
 posted in the order the shop lived it (erpnext_pos.consolidate_in_order) before any sale is taken to
-be short: a refunded tub is back on the shelf for the sales after it. Each held sale's reason ends with what will
-post it (what_posts_it): a receipt of how much of which item into which warehouse, or the next run.
+be short: a refunded tub is back on the shelf for the sales after it. Each held sale's reason ends
+with what will post it (what_posts_it): a receipt of how much of which item into which warehouse, or
+the next run.
 """
 
 import math
