@@ -50,7 +50,7 @@ class Isolation:
 
 	def __init__(self, invoices: list[dict], warehouse: str):
 		self.units = sales_with_their_returns(invoices)
-		self.invoices, self.sold = invoices, None  # read on the first split: a clean outlet needs none
+		self.invoices, self.sold = invoices, None  # see sold_names
 		self.warehouse = warehouse
 		self.held_before = held_before(invoices)
 		self.in_order = False  # posting in the shop's order (see attempt)
@@ -64,7 +64,7 @@ class Isolation:
 	def run(self):
 		if self.units:
 			self.isolate(self.units, known_bad=None)
-		what_posts_it(self.held, self.invoices, self.warehouse)
+		what_posts_it(self.held, self.invoices, self.warehouse, self.short_reasons)
 
 	def isolate(self, units: list[list[dict]], known_bad: str | None):
 		"""Post `units` or hold their bad sales. `known_bad`: the reason they failed with, when that
@@ -146,13 +146,16 @@ class Isolation:
 		returns = [invoice for invoice in invoices if invoice.is_return]
 		if self.in_order or not returns or not isinstance(error, erpnext_pos.SHORT_OF_STOCK):
 			return False
-		if self.sold is None:
-			self.sold = what_they_sell(self.invoices)
 		return any(
 			name in reason
 			for invoice in returns
-			for name in self.sold[invoice.pos_invoice] - {invoice.pos_invoice, invoice.customer}
+			for name in self.sold_names()[invoice.pos_invoice] - {invoice.pos_invoice, invoice.customer}
 		)
+
+	def sold_names(self) -> dict[str, set[str]]:
+		if self.sold is None:  # read on the first refusal: a clean outlet needs none
+			self.sold = what_they_sell(self.invoices)
+		return self.sold
 
 	def returns_of_held(self, units: list[list[dict]]) -> list[dict]:
 		held = {sale["pos_invoice"] for sale in self.held}
@@ -181,12 +184,11 @@ class Isolation:
 				[invoice]
 				for invoice in sorted((i for unit in units for i in unit), key=erpnext_pos.posting_order)
 			]
-		if self.sold is None:
-			self.sold = what_they_sell(self.invoices)
+		sold = self.sold_names()
 		suspects = [
 			unit
 			for unit in units
-			if any(name and name in reason for invoice in unit for name in self.sold[invoice.pos_invoice])
+			if any(name and name in reason for invoice in unit for name in sold[invoice.pos_invoice])
 		]
 		if 0 < len(suspects) < len(units):
 			return [unit for unit in units if unit not in suspects], suspects
@@ -197,7 +199,6 @@ class Isolation:
 			{
 				"pos_invoice": invoice.pos_invoice,
 				"reason": reason,
-				"short": reason in self.short_reasons,
 				"tried": tried,
 			}
 			for unit in units
@@ -205,16 +206,19 @@ class Isolation:
 		]
 
 
-def what_posts_it(held: list[dict], invoices: list[dict], warehouse: str):
+def what_posts_it(held: list[dict], invoices: list[dict], warehouse: str, short_reasons: set[str]):
 	"""End each held sale's reason with what will post it, the words Desk, the run's log, the bench
 	command and the health report show: a return, its sale; a want of stock, a receipt of what the
 	outlet's held sales lack now (per item, or batch, in the warehouse), or, when the warehouse holds
-	it now (the stock came back after the sale's time), the next run, which dates it then."""
+	it now (the stock came back after the sale's time), the next run, which dates it then.
+	`short_reasons`: ERPNext's reasons that were a want of stock."""
 	if not held:
 		return
 	returns = {i.pos_invoice: i.return_against for i in invoices if i.is_return}
 	held_names = {sale["pos_invoice"] for sale in held}
-	short = [s["pos_invoice"] for s in held if s.pop("short") and s["pos_invoice"] not in returns]
+	short = [
+		s["pos_invoice"] for s in held if s["reason"] in short_reasons and s["pos_invoice"] not in returns
+	]
 	needed = erpnext_pos.stock_needed(short)
 	lacking = what_they_lack(needed, warehouse)
 	for sale in held:
